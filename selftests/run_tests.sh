@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Run every *_test binary in the current directory (or in $1), kselftest
+# Run every *_test binary in this script's directory (or in $1), kselftest
 # style: a TAP plan over the binaries, each binary's own TAP output
 # indented with "# ", then "ok"/"not ok" for the binary.
 #
@@ -10,7 +10,7 @@
 
 KSFT_SKIP=4
 
-cd "${1:-.}" || exit 1
+cd "${1:-$(dirname "$0")}" || exit 1
 
 n=0
 for t in ./*_test; do
