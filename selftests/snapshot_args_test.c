@@ -21,8 +21,10 @@
  */
 
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -33,21 +35,21 @@
 #include "snapshot_selftests.h"
 
 /* A newer header may grow the structures, never shrink them. */
-_Static_assert(sizeof(struct snapshot_capture_args) >=
-	       SNAPSHOT_CAPTURE_ARGS_SIZE_VER0, "capture args size");
-_Static_assert(sizeof(struct snapshot_restore_args) >=
-	       SNAPSHOT_RESTORE_ARGS_SIZE_VER0, "restore args size");
-_Static_assert(sizeof(struct mmap_populate_args) >=
-	       MMAP_POPULATE_ARGS_SIZE_VER0, "populate args size");
-_Static_assert(sizeof(struct mmap_populate_extent) >=
-	       MMAP_POPULATE_EXTENT_SIZE_VER0, "populate extent size");
+static_assert(sizeof(struct snapshot_capture_args) >=
+	      SNAPSHOT_CAPTURE_ARGS_SIZE_VER0, "capture args size");
+static_assert(sizeof(struct snapshot_restore_args) >=
+	      SNAPSHOT_RESTORE_ARGS_SIZE_VER0, "restore args size");
+static_assert(sizeof(struct mmap_populate_args) >=
+	      MMAP_POPULATE_ARGS_SIZE_VER0, "populate args size");
+static_assert(sizeof(struct mmap_populate_extent) >=
+	      MMAP_POPULATE_EXTENT_SIZE_VER0, "populate extent size");
 
 /* At least the largest argument structure of the three. */
 #define MAX_ARGS_SIZE	64
-_Static_assert(sizeof(struct mmap_populate_args) <= MAX_ARGS_SIZE &&
-	       sizeof(struct snapshot_capture_args) <= MAX_ARGS_SIZE &&
-	       sizeof(struct snapshot_restore_args) <= MAX_ARGS_SIZE,
-	       "MAX_ARGS_SIZE");
+static_assert(sizeof(struct mmap_populate_args) <= MAX_ARGS_SIZE &&
+	      sizeof(struct snapshot_capture_args) <= MAX_ARGS_SIZE &&
+	      sizeof(struct snapshot_restore_args) <= MAX_ARGS_SIZE,
+	      "MAX_ARGS_SIZE");
 
 enum snapshot_call {
 	CALL_CAPTURE,
@@ -62,14 +64,18 @@ enum snapshot_call {
 static unsigned int implemented_calls;
 
 /*
- * Check the result @ret of a call with valid arguments once the call is
- * implemented (ASSERT_ACCEPTED() skips before that). @len is the length of
- * the mapping a successful mmap_populate_image() created, to unmap, or 0
- * to leave it alone.
+ * A call with valid arguments returned @ret. If the call is not implemented
+ * yet, skip the test and return false: the test must then return. Else
+ * check @ret and return true. @len is the length of the mapping a
+ * successful mmap_populate_image() created, to unmap, or 0 to leave it
+ * alone.
  */
-static void check_accepted(struct __test_metadata *_metadata,
+static bool check_accepted(struct __test_metadata *_metadata,
 			   enum snapshot_call call, long ret, size_t len)
 {
+	if (ret == -EOPNOTSUPP && !implemented_calls)
+		SKIP(return false, "not implemented yet: returns EOPNOTSUPP");
+
 	/* Not implemented for some valid arguments but not for others? */
 	ASSERT_NE(-EOPNOTSUPP, ret)
 		TH_LOG("EOPNOTSUPP after %u calls that were implemented",
@@ -92,19 +98,8 @@ static void check_accepted(struct __test_metadata *_metadata,
 			ASSERT_EQ(0, munmap((void *)ret, len));
 		break;
 	}
+	return true;
 }
-
-/*
- * A call with valid arguments returned @ret: skip the test if the call is
- * not implemented yet, else check @ret.
- */
-#define ASSERT_ACCEPTED(call, ret, len) do {				\
-	long __ret = (ret);						\
-									\
-	if (__ret == -EOPNOTSUPP && !implemented_calls)			\
-		SKIP(return, "not implemented yet: returns EOPNOTSUPP"); \
-	check_accepted(_metadata, (call), __ret, (len));		\
-} while (0)
 
 /* A memfd with @len bytes of image data. */
 static int image_create(struct __test_metadata *_metadata, size_t len)
@@ -192,15 +187,13 @@ static void fill_populate(void *args, int image_fd)
 	memcpy(args, &a, sizeof(a));
 }
 
-#define FIELD_SIZE(type, field)	sizeof(((type *)0)->field)
-
 FIXTURE_VARIANT_ADD(args, capture) {
 	.call = CALL_CAPTURE,
 	.nr = __NR_snapshot_capture,
 	.size = sizeof(struct snapshot_capture_args),
 	.ver0 = SNAPSHOT_CAPTURE_ARGS_SIZE_VER0,
 	.flags_off = offsetof(struct snapshot_capture_args, flags),
-	.flags_size = FIELD_SIZE(struct snapshot_capture_args, flags),
+	.flags_size = sizeof(((struct snapshot_capture_args *)0)->flags),
 	.flags = TEST_CAPTURE_FLAGS,
 	.fill = fill_capture,
 };
@@ -211,7 +204,7 @@ FIXTURE_VARIANT_ADD(args, restore) {
 	.size = sizeof(struct snapshot_restore_args),
 	.ver0 = SNAPSHOT_RESTORE_ARGS_SIZE_VER0,
 	.flags_off = offsetof(struct snapshot_restore_args, flags),
-	.flags_size = FIELD_SIZE(struct snapshot_restore_args, flags),
+	.flags_size = sizeof(((struct snapshot_restore_args *)0)->flags),
 	.flags = TEST_RESTORE_FLAGS,
 	.fill = fill_restore,
 };
@@ -222,7 +215,7 @@ FIXTURE_VARIANT_ADD(args, populate) {
 	.size = sizeof(struct mmap_populate_args),
 	.ver0 = MMAP_POPULATE_ARGS_SIZE_VER0,
 	.flags_off = offsetof(struct mmap_populate_args, flags),
-	.flags_size = FIELD_SIZE(struct mmap_populate_args, flags),
+	.flags_size = sizeof(((struct mmap_populate_args *)0)->flags),
 	.flags = TEST_POPULATE_FLAGS,
 	.fill = fill_populate,
 };
@@ -250,16 +243,16 @@ FIXTURE_TEARDOWN(args)
  * Clear the two read-write pages and write the valid arguments @off bytes
  * into them. Returns where they are.
  */
-static char *put_args(FIXTURE_DATA(args) *self,
-		      const FIXTURE_VARIANT(args) *variant, size_t off)
+static char *put_args(struct _test_data_args *self,
+		      const struct _fixture_variant_args *variant, size_t off)
 {
 	memset(self->buf, 0, 2 * self->page);
 	variant->fill(self->buf + off, self->image_fd);
 	return self->buf + off;
 }
 
-static void set_flags(const FIXTURE_VARIANT(args) *variant, char *args,
-		      __u64 flags)
+static void set_flags(const struct _fixture_variant_args *variant,
+		      char *args, __u64 flags)
 {
 	__u32 flags32 = flags;
 
@@ -269,8 +262,8 @@ static void set_flags(const FIXTURE_VARIANT(args) *variant, char *args,
 		memcpy(args + variant->flags_off, &flags32, sizeof(flags32));
 }
 
-static long call(const FIXTURE_VARIANT(args) *variant, const void *args,
-		 size_t size)
+static long call(const struct _fixture_variant_args *variant,
+		 const void *args, size_t size)
 {
 	return snapshot_syscall(variant->nr, args, size);
 }
@@ -279,9 +272,10 @@ static long call(const FIXTURE_VARIANT(args) *variant, const void *args,
 TEST_F(args, valid)
 {
 	char *p = put_args(self, variant, 0);
+	long ret = call(variant, p, variant->size);
 
-	ASSERT_ACCEPTED(variant->call, call(variant, p, variant->size),
-			self->page);
+	if (!check_accepted(_metadata, variant->call, ret, self->page))
+		return;
 }
 
 /* A size below *_SIZE_VER0, 0 included, is -EINVAL. */
@@ -315,9 +309,10 @@ TEST_F(args, size_too_big)
 TEST_F(args, size_page)
 {
 	char *p = put_args(self, variant, 0);
+	long ret = call(variant, p, self->page);
 
-	ASSERT_ACCEPTED(variant->call, call(variant, p, self->page),
-			self->page);
+	if (!check_accepted(_metadata, variant->call, ret, self->page))
+		return;
 }
 
 /* A larger size with only zero extra bytes is accepted, at any alignment. */
@@ -326,15 +321,16 @@ TEST_F(args, zero_tail)
 	static const size_t offs[] = { 0, 1, 7, 8 };
 	static const size_t extra[] = { 1, 8, 13, 64 };
 	unsigned int i, j;
+	long ret;
 	char *p;
 
 	for (i = 0; i < ARRAY_SIZE(offs); i++) {
 		for (j = 0; j < ARRAY_SIZE(extra); j++) {
 			p = put_args(self, variant, offs[i]);
-			ASSERT_ACCEPTED(variant->call,
-					call(variant, p,
-					     variant->size + extra[j]),
-					self->page);
+			ret = call(variant, p, variant->size + extra[j]);
+			if (!check_accepted(_metadata, variant->call, ret,
+					    self->page))
+				return;
 		}
 	}
 }
@@ -443,9 +439,10 @@ TEST_F(args, tail_straddle)
 TEST_F(args, end_of_mapping)
 {
 	char *p = put_args(self, variant, 2 * self->page - variant->size);
+	long ret = call(variant, p, variant->size);
 
-	ASSERT_ACCEPTED(variant->call, call(variant, p, variant->size),
-			self->page);
+	if (!check_accepted(_metadata, variant->call, ret, self->page))
+		return;
 }
 
 /* Every flag the header does not define is -EINVAL, alone or together. */
@@ -535,7 +532,7 @@ FIXTURE_TEARDOWN(populate)
 }
 
 /* Make self->args FILL the existing mapping. */
-static void fill_existing(FIXTURE_DATA(populate) *self)
+static void fill_existing(struct _test_data_populate *self)
 {
 	self->args.flags = MMAP_POPULATE_FILL;
 	self->args.addr = (uintptr_t)self->map;
@@ -545,8 +542,10 @@ static void fill_existing(FIXTURE_DATA(populate) *self)
 /* Valid arguments with extents. */
 TEST_F(populate, extents)
 {
-	ASSERT_ACCEPTED(CALL_POPULATE, populate(&self->args),
-			2 * self->page);
+	long ret = populate(&self->args);
+
+	if (!check_accepted(_metadata, CALL_POPULATE, ret, 2 * self->page))
+		return;
 }
 
 /* An extent_size of a page, with zero bytes past the extent fields. */
@@ -554,6 +553,7 @@ TEST_F(populate, extent_size_page)
 {
 	struct mmap_populate_extent *ext;
 	char *wide;
+	long ret;
 
 	wide = mmap(NULL, 2 * self->page, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -563,8 +563,9 @@ TEST_F(populate, extent_size_page)
 		       sizeof(*ext));
 	self->args.extents = (uintptr_t)wide;
 	self->args.extent_size = self->page;
-	ASSERT_ACCEPTED(CALL_POPULATE, populate(&self->args),
-			2 * self->page);
+	ret = populate(&self->args);
+	if (!check_accepted(_metadata, CALL_POPULATE, ret, 2 * self->page))
+		return;
 }
 
 TEST_F(populate, prot_valid)
@@ -574,11 +575,14 @@ TEST_F(populate, prot_valid)
 		PROT_READ | PROT_WRITE | PROT_EXEC,
 	};
 	unsigned int i;
+	long ret;
 
 	for (i = 0; i < ARRAY_SIZE(prots); i++) {
 		self->args.prot = prots[i];
-		ASSERT_ACCEPTED(CALL_POPULATE, populate(&self->args),
-				2 * self->page);
+		ret = populate(&self->args);
+		if (!check_accepted(_metadata, CALL_POPULATE, ret,
+				    2 * self->page))
+			return;
 	}
 }
 
@@ -590,7 +594,8 @@ TEST_F(populate, fixed)
 	self->args.addr = (uintptr_t)self->map;
 	ret = populate(&self->args);
 	/* It replaces self->map, which the teardown unmaps. */
-	ASSERT_ACCEPTED(CALL_POPULATE, ret, 0);
+	if (!check_accepted(_metadata, CALL_POPULATE, ret, 0))
+		return;
 	ASSERT_EQ((long)self->map, ret);
 }
 
@@ -607,16 +612,20 @@ TEST_F(populate, fixed_noreplace)
 	self->args.flags = MMAP_POPULATE_FIXED_NOREPLACE;
 	self->args.addr = (uintptr_t)free_range;
 	ret = populate(&self->args);
-	ASSERT_ACCEPTED(CALL_POPULATE, ret, 0);
+	if (!check_accepted(_metadata, CALL_POPULATE, ret, 0))
+		return;
 	ASSERT_EQ((long)free_range, ret);
 	ASSERT_EQ(0, munmap(free_range, 2 * self->page));
 }
 
 TEST_F(populate, share_cache)
 {
+	long ret;
+
 	self->args.flags = MMAP_POPULATE_SHARE_CACHE;
-	ASSERT_ACCEPTED(CALL_POPULATE, populate(&self->args),
-			2 * self->page);
+	ret = populate(&self->args);
+	if (!check_accepted(_metadata, CALL_POPULATE, ret, 2 * self->page))
+		return;
 }
 
 TEST_F(populate, fill)
@@ -626,7 +635,8 @@ TEST_F(populate, fill)
 	fill_existing(self);
 	ret = populate(&self->args);
 	/* It fills self->map, which the teardown unmaps. */
-	ASSERT_ACCEPTED(CALL_POPULATE, ret, 0);
+	if (!check_accepted(_metadata, CALL_POPULATE, ret, 0))
+		return;
 	ASSERT_EQ((long)self->map, ret);
 }
 
@@ -794,7 +804,8 @@ TEST_F(capture, valid)
 			TH_LOG("refused, reason %u, fd %d, addr %#llx",
 			       self->reason.code, self->reason.fd,
 			       (unsigned long long)self->reason.addr);
-		ASSERT_ACCEPTED(CALL_CAPTURE, ret, 0);
+		if (!check_accepted(_metadata, CALL_CAPTURE, ret, 0))
+			return;
 	}
 }
 
@@ -872,10 +883,13 @@ TEST_F(restore, valid_flags)
 		SNAPSHOT_RESTORE_SHARE_CACHE | SNAPSHOT_RESTORE_LAZY,
 	};
 	unsigned int i;
+	long ret;
 
 	for (i = 0; i < ARRAY_SIZE(flags); i++) {
 		self->args.flags = flags[i];
-		ASSERT_ACCEPTED(CALL_RESTORE, restore(&self->args), 0);
+		ret = restore(&self->args);
+		if (!check_accepted(_metadata, CALL_RESTORE, ret, 0))
+			return;
 	}
 }
 
@@ -884,11 +898,14 @@ TEST_F(restore, valid_fd_map)
 {
 	static const __u32 nrs[] = { 1, SNAPSHOT_RESTORE_MAX_FD_MAP };
 	unsigned int i;
+	long ret;
 
 	for (i = 0; i < ARRAY_SIZE(nrs); i++) {
 		self->args.nr_fd_map = nrs[i];
 		self->args.fd_map = (uintptr_t)self->fd_map;
-		ASSERT_ACCEPTED(CALL_RESTORE, restore(&self->args), 0);
+		ret = restore(&self->args);
+		if (!check_accepted(_metadata, CALL_RESTORE, ret, 0))
+			return;
 	}
 }
 
