@@ -36,6 +36,7 @@ export:
 
 checkpatch: prepare
 	@$(TOP)/scripts/checkpatch-series
+	@$(TOP)/scripts/sync-selftests --check
 
 check-series: prepare
 	@$(TOP)/scripts/check-series
