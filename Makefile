@@ -16,7 +16,7 @@ GUEST_TIMEOUT ?= 1800
 
 .PHONY: all deps prepare export checkpatch check-series headers kernel \
 	kernel-bench userlib selftests rootfs check check-host check-guest \
-	demo shell install clean distclean help
+	demo shell install clean distclean help bench-populate
 
 all: kernel userlib selftests rootfs
 
@@ -78,6 +78,16 @@ check-guest: kernel rootfs
 
 demo: kernel rootfs
 	@$(TOP)/scripts/demo
+
+# Micro-benchmark of mmap_populate_image() against the user-space ways of
+# filling memory from a file, in the guest, under the non-debug kernel,
+# with the scratch disk opened by QEMU with cache=none (cold reads hit the
+# disk). Table on stdout, JSON in build/bench/populate.json.
+bench-populate: kernel-bench rootfs headers
+	@$(MAKE) -s -C $(TOP)/bench/populate O=$(BUILD)/bench HEADERS=$(HEADERS)
+	@$(TOP)/scripts/vm-run --name bench-populate --cache none --timeout 3600 \
+		--kernel $(KBENCH) -- /host/build/bench/populate_bench \
+		--dir /scratch --json /host/build/bench/populate.json $(BENCH_ARGS)
 
 shell: kernel rootfs
 	@$(TOP)/scripts/vm-run -- /bin/sh
