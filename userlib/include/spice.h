@@ -8,9 +8,10 @@
  * at any time.
  *
  * The system call numbers of this interface collide with unrelated calls on
- * kernels that do not carry the Spice patches, so the wrappers only enter
- * the kernel after /sys/kernel/snapshot/version has shown that it implements
- * the interface. Everything else reads that directory and nothing more.
+ * kernels that do not carry the Spice patches, so the wrappers and
+ * spice_populate() only enter the kernel after /sys/kernel/snapshot/version
+ * has shown that it implements the interface. Everything else reads that
+ * directory and nothing more.
  */
 #ifndef SPICE_H
 #define SPICE_H
@@ -25,7 +26,7 @@ extern "C" {
 #endif
 
 #define SPICE_VERSION_MAJOR	0
-#define SPICE_VERSION_MINOR	1
+#define SPICE_VERSION_MINOR	2
 
 /* The system call a spice_kernel_flags() query is about. */
 enum spice_call {
@@ -106,6 +107,54 @@ long spice_sys_snapshot_restore(struct snapshot_restore_args *args,
  */
 long spice_sys_mmap_populate_image(struct mmap_populate_args *args,
 				   size_t size);
+
+/*
+ * spice_populate - map memory filled from an image file (since 0.2)
+ * @fd:         the image file, open for reading
+ * @extents:    @nr_extents extents, sorted by target_off, not overlapping
+ * @nr_extents: number of extents, at most MMAP_POPULATE_MAX_EXTENTS
+ * @addr:       where to map; a hint unless a FIXED flag is set, and in fill
+ *              mode the start of the range to fill
+ * @len:        length of the mapping in bytes
+ * @prot:       PROT_READ, PROT_WRITE and PROT_EXEC; 0 in fill mode
+ * @flags:      MMAP_POPULATE_* flags; 0 for copy mode
+ * @mapped:     receives the start address of the mapping
+ *
+ * Issues mmap_populate_image() with a struct mmap_populate_args built from
+ * the arguments (extent_size is sizeof(struct mmap_populate_extent)), through
+ * the same check as spice_sys_mmap_populate_image(): on a kernel without the
+ * interface it returns -ENOSYS without entering the kernel.
+ *
+ * In copy mode (no mode flag) the mapping is new private anonymous memory,
+ * filled from the image; ranges no extent covers read as zero.
+ * MMAP_POPULATE_FIXED and MMAP_POPULATE_FIXED_NOREPLACE place it at @addr as
+ * MAP_FIXED and MAP_FIXED_NOREPLACE do. MMAP_POPULATE_SHARE_CACHE maps the
+ * image's page cache copy-on-write instead. MMAP_POPULATE_FILL fills
+ * [@addr, @addr + @len) of an existing private mapping instead of creating
+ * one; what no extent covers is left alone.
+ *
+ * The arguments are checked first, in the kernel's order, and the system
+ * call is not issued if one of these checks fails; each gives the error the
+ * kernel would: -EINVAL for a NULL @mapped, unknown flags,
+ * both FIXED flags, MMAP_POPULATE_FILL with a FIXED flag,
+ * MMAP_POPULATE_SHARE_CACHE or a nonzero @prot, other @prot bits, a @len of
+ * 0, an @addr off a page boundary with a FIXED flag or MMAP_POPULATE_FILL, or
+ * an extent with an unknown kind or flag, a len of 0, a target_off, len or
+ * file_off off a page boundary, or that ends beyond @len, comes before the
+ * end of the previous one or overflows; -E2BIG for more than
+ * MMAP_POPULATE_MAX_EXTENTS extents, -EBADF for a negative @fd and -EFAULT
+ * for a NULL @extents with a nonzero @nr_extents. The extents are read in
+ * the process, so @extents must point to @nr_extents readable extents. The
+ * checks that need the file (its type, mode and size) or the address space
+ * are left to the kernel.
+ *
+ * Returns 0 and sets *@mapped on success, or a negative errno: one of the
+ * above, a spice_sys_mmap_populate_image() error, or the system call's.
+ * *@mapped is left untouched on failure, and errno always.
+ */
+int spice_populate(int fd, const struct mmap_populate_extent *extents,
+		   uint32_t nr_extents, void *addr, size_t len, int prot,
+		   uint64_t flags, void **mapped);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,11 @@ long spice__sys_mmap_populate_image_at(const char *dir,
 				       struct mmap_populate_args *args,
 				       size_t size);
 
+int spice__populate_at(const char *dir, int fd,
+		       const struct mmap_populate_extent *extents,
+		       uint32_t nr_extents, void *addr, size_t len, int prot,
+		       uint64_t flags, void **mapped);
+
 /*
  * Parsers for attribute contents: @len bytes at @s, which need not be
  * NUL-terminated. Return 0 and set *@out, or -EPROTO.

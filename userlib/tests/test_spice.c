@@ -4,9 +4,9 @@
  *   test_spice [TAP-file]
  *
  * The sysfs parsing is tested on fake directories under a temporary
- * directory. The raw wrappers are tested in forked children under seccomp
- * filters, which prove whether the Spice system calls were issued and with
- * which arguments.
+ * directory. The raw wrappers and spice_populate() are tested in forked
+ * children under seccomp filters, which prove whether the Spice system calls
+ * were issued and with which arguments.
  */
 #include <check.h>
 #include <errno.h>
@@ -20,9 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/ucontext.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -667,6 +669,548 @@ START_TEST(test_wrappers_present_null)
 }
 END_TEST
 
+/* ---- spice_populate --------------------------------------------------- */
+
+/* The page size the cases below are written for; checked at run time. */
+#define PG			4096ULL
+
+/* Exit codes of the spice_populate() children, beside the ones above. */
+#define CHILD_MAPPED_CHANGED	4
+#define CHILD_ERRNO_CHANGED	5
+#define CHILD_RETURNED_ZERO	6
+#define CHILD_BAD_TRAP		7
+/* spice_populate() returned -e: the child exits with CHILD_ERRNO_BASE + e. */
+#define CHILD_ERRNO_BASE	64
+
+/* si_code of a SIGSYS from SECCOMP_RET_TRAP (<asm/siginfo.h>). */
+#define SI_SYS_SECCOMP		1
+
+#define DATA_EXT(t, l, f)	{ .target_off = (t), .len = (l), .file_off = (f), \
+				  .kind = MMAP_POPULATE_EXTENT_DATA }
+#define ZERO_EXT(t, l)		{ .target_off = (t), .len = (l), \
+				  .kind = MMAP_POPULATE_EXTENT_ZERO }
+#define N_EXT(a)		((uint32_t)(sizeof(a) / sizeof((a)[0])))
+
+/* Valid in a mapping of 8 pages: adjacent, the last ends at the end. */
+static const struct mmap_populate_extent ext_good[] = {
+	{ .target_off = 0, .len = 2 * PG, .file_off = 0,
+	  .kind = MMAP_POPULATE_EXTENT_DATA,
+	  .flags = MMAP_POPULATE_EXTENT_WRITTEN },
+	ZERO_EXT(2 * PG, PG),
+	DATA_EXT(4 * PG, 4 * PG, 8 * PG),
+};
+static const struct mmap_populate_extent ext_bad_kind[] = {
+	{ .target_off = 0, .len = PG, .kind = 2 },
+};
+static const struct mmap_populate_extent ext_bad_flags[] = {
+	{ .target_off = 0, .len = PG, .kind = MMAP_POPULATE_EXTENT_DATA,
+	  .flags = MMAP_POPULATE_EXTENT_WRITTEN << 1 },
+};
+static const struct mmap_populate_extent ext_empty[] = {
+	DATA_EXT(0, 0, 0),
+};
+static const struct mmap_populate_extent ext_target_unaligned[] = {
+	DATA_EXT(PG / 2, PG, 0),
+};
+static const struct mmap_populate_extent ext_len_unaligned[] = {
+	DATA_EXT(0, PG + PG / 2, 0),
+};
+static const struct mmap_populate_extent ext_file_unaligned[] = {
+	DATA_EXT(0, PG, PG / 2),
+};
+/* The kernel checks file_off of zero extents too. */
+static const struct mmap_populate_extent ext_zero_file_unaligned[] = {
+	{ .target_off = 0, .len = PG, .file_off = 1,
+	  .kind = MMAP_POPULATE_EXTENT_ZERO },
+};
+/* target_off + len wraps to 0, which would pass the other checks. */
+static const struct mmap_populate_extent ext_overflow[] = {
+	DATA_EXT(UINT64_MAX - PG + 1, PG, 0),
+};
+static const struct mmap_populate_extent ext_overflow_len[] = {
+	DATA_EXT(PG, UINT64_MAX - PG + 1, 0),
+};
+static const struct mmap_populate_extent ext_beyond[] = {
+	DATA_EXT(7 * PG, 2 * PG, 0),
+};
+static const struct mmap_populate_extent ext_unsorted[] = {
+	DATA_EXT(4 * PG, PG, 0),
+	DATA_EXT(0, PG, 0),
+};
+static const struct mmap_populate_extent ext_overlap[] = {
+	DATA_EXT(0, 2 * PG, 0),
+	ZERO_EXT(PG, PG),
+};
+/* Every extent is checked, not only the first. */
+static const struct mmap_populate_extent ext_bad_last[] = {
+	DATA_EXT(0, PG, 0),
+	ZERO_EXT(PG, PG),
+	{ .target_off = 2 * PG, .len = PG, .kind = 7 },
+};
+
+struct populate_case {
+	const char *name;
+	int fd;
+	const struct mmap_populate_extent *extents;
+	uint32_t nr_extents;
+	uintptr_t addr;
+	size_t len;
+	int prot;
+	uint64_t flags;
+	int null_mapped;
+	int want;		/* negative errno */
+};
+
+/*
+ * Valid arguments, each case changing some of them: a later designated
+ * initializer overrides an earlier one, which is what -Woverride-init
+ * (in -Wextra) warns about, on purpose here.
+ */
+#if defined(__clang__)
+# define OVERRIDE_INIT_BEGIN \
+	_Pragma("GCC diagnostic push") \
+	_Pragma("GCC diagnostic ignored \"-Winitializer-overrides\"")
+#else
+# define OVERRIDE_INIT_BEGIN \
+	_Pragma("GCC diagnostic push") \
+	_Pragma("GCC diagnostic ignored \"-Woverride-init\"")
+#endif
+#define OVERRIDE_INIT_END	_Pragma("GCC diagnostic pop")
+#define PCASE(desc, err, ...)						\
+	{ .name = desc, .fd = 3, .extents = ext_good,			\
+	  .nr_extents = N_EXT(ext_good), .addr = 0, .len = 8 * PG,	\
+	  .prot = PROT_READ | PROT_WRITE, .flags = 0, .want = err,	\
+	  __VA_ARGS__ }
+#define WITH_EXT(a)	.extents = a, .nr_extents = N_EXT(a)
+
+#define FIXED		MMAP_POPULATE_FIXED
+#define NOREPLACE	MMAP_POPULATE_FIXED_NOREPLACE
+#define SHARE		MMAP_POPULATE_SHARE_CACHE
+#define FILL		MMAP_POPULATE_FILL
+
+OVERRIDE_INIT_BEGIN
+
+/* Arguments the kernel would reject: no system call may be issued. */
+static const struct populate_case reject_cases[] = {
+	PCASE("mapped NULL", -EINVAL, .null_mapped = 1),
+	PCASE("fd -1", -EBADF, .fd = -1),
+	PCASE("fd INT_MIN", -EBADF, .fd = INT_MIN),
+	PCASE("len 0", -EINVAL, .len = 0),
+	PCASE("nr_extents MAX + 1", -E2BIG, .extents = NULL,
+	      .nr_extents = MMAP_POPULATE_MAX_EXTENTS + 1),
+	PCASE("nr_extents UINT32_MAX", -E2BIG, .nr_extents = UINT32_MAX),
+	PCASE("extents NULL, nr_extents 1", -EFAULT, .extents = NULL,
+	      .nr_extents = 1),
+	PCASE("extents NULL, nr_extents MAX", -EFAULT, .extents = NULL,
+	      .nr_extents = MMAP_POPULATE_MAX_EXTENTS),
+	PCASE("unknown flag 1 << 4", -EINVAL, .flags = 1ULL << 4),
+	PCASE("unknown flag 1 << 63", -EINVAL, .flags = 1ULL << 63),
+	PCASE("FIXED | FIXED_NOREPLACE", -EINVAL, .flags = FIXED | NOREPLACE),
+	PCASE("FILL | FIXED", -EINVAL, .flags = FILL | FIXED, .prot = 0),
+	PCASE("FILL | FIXED_NOREPLACE", -EINVAL, .flags = FILL | NOREPLACE,
+	      .prot = 0),
+	PCASE("FILL | SHARE_CACHE", -EINVAL, .flags = FILL | SHARE, .prot = 0),
+	PCASE("FILL with prot", -EINVAL, .flags = FILL, .prot = PROT_READ),
+	/* PROT_SEM of <asm-generic/mman-common.h>, which glibc lacks. */
+	PCASE("prot PROT_SEM", -EINVAL, .prot = PROT_READ | 0x8),
+	PCASE("prot PROT_GROWSDOWN", -EINVAL, .prot = PROT_GROWSDOWN),
+	PCASE("prot -1", -EINVAL, .prot = -1),
+	PCASE("FIXED, addr off a page", -EINVAL, .flags = FIXED,
+	      .addr = 0x10000000 + 8),
+	PCASE("FIXED_NOREPLACE, addr off a page", -EINVAL, .flags = NOREPLACE,
+	      .addr = 0x10000000 + PG / 2),
+	PCASE("FILL, addr off a page", -EINVAL, .flags = FILL, .prot = 0,
+	      .addr = 0x10000000 + 1),
+	PCASE("extent kind unknown", -EINVAL, WITH_EXT(ext_bad_kind)),
+	PCASE("extent flags unknown", -EINVAL, WITH_EXT(ext_bad_flags)),
+	PCASE("extent len 0", -EINVAL, WITH_EXT(ext_empty)),
+	PCASE("extent target_off off a page", -EINVAL,
+	      WITH_EXT(ext_target_unaligned)),
+	PCASE("extent len off a page", -EINVAL, WITH_EXT(ext_len_unaligned)),
+	PCASE("extent file_off off a page", -EINVAL,
+	      WITH_EXT(ext_file_unaligned)),
+	PCASE("zero extent file_off off a page", -EINVAL,
+	      WITH_EXT(ext_zero_file_unaligned)),
+	PCASE("extent target_off + len overflows", -EINVAL,
+	      WITH_EXT(ext_overflow)),
+	PCASE("extent len overflows", -EINVAL, WITH_EXT(ext_overflow_len)),
+	PCASE("extent beyond len", -EINVAL, WITH_EXT(ext_beyond)),
+	PCASE("extent beyond a len off a page", -EINVAL, .len = 8 * PG - 1),
+	PCASE("extents out of order", -EINVAL, WITH_EXT(ext_unsorted)),
+	PCASE("extents overlap", -EINVAL, WITH_EXT(ext_overlap)),
+	PCASE("last extent bad", -EINVAL, WITH_EXT(ext_bad_last)),
+	/* Several errors: the one the kernel finds first. */
+	PCASE("fd -1 and FIXED addr off a page", -EBADF, .fd = -1,
+	      .flags = FIXED, .addr = 1),
+	PCASE("fd -1 and a bad extent", -EBADF, .fd = -1,
+	      WITH_EXT(ext_bad_kind)),
+	PCASE("fd -1 and extents NULL", -EBADF, .fd = -1, .extents = NULL),
+	PCASE("fd -1 and FILL addr off a page", -EINVAL, .fd = -1,
+	      .flags = FILL, .prot = 0, .addr = 1),
+	PCASE("fd -1 and too many extents", -E2BIG, .fd = -1,
+	      .nr_extents = MMAP_POPULATE_MAX_EXTENTS + 1),
+	PCASE("len 0 and fd -1", -EINVAL, .len = 0, .fd = -1),
+};
+
+/* Arguments that pass the checks: they reach the interface check. */
+static const struct populate_case accept_cases[] = {
+	PCASE("copy mode", 0),
+	PCASE("no extents", 0, .extents = NULL, .nr_extents = 0),
+	PCASE("extents, nr_extents 0", 0, .nr_extents = 0),
+	PCASE("fd 0, prot 0", 0, .fd = 0, .prot = 0),
+	PCASE("prot RWX", 0, .prot = PROT_READ | PROT_WRITE | PROT_EXEC),
+	PCASE("hint off a page", 0, .addr = 0x10000000 + 1),
+	PCASE("FIXED", 0, .flags = FIXED, .addr = 0x10000000),
+	PCASE("FIXED_NOREPLACE", 0, .flags = NOREPLACE, .addr = 0x10000000),
+	PCASE("SHARE_CACHE", 0, .flags = SHARE),
+	PCASE("FIXED | SHARE_CACHE", 0, .flags = FIXED | SHARE,
+	      .addr = 0x10000000),
+	PCASE("FILL", 0, .flags = FILL, .prot = 0, .addr = 0x10000000),
+	PCASE("len off a page", 0, .len = 8 * PG + 1),
+	PCASE("len off a page, extent in it", 0, WITH_EXT(ext_beyond),
+	      .len = 9 * PG + 1),
+};
+
+OVERRIDE_INIT_END
+
+/* Where spice_populate() must leave *mapped alone. */
+static char mapped_poison;
+
+static int call_populate(const struct populate_case *c, const char *dir,
+			 void **mapped)
+{
+	void **out = c->null_mapped ? NULL : mapped;
+
+	if (dir)
+		return spice__populate_at(dir, c->fd, c->extents,
+					  c->nr_extents, (void *)c->addr,
+					  c->len, c->prot, c->flags, out);
+	return spice_populate(c->fd, c->extents, c->nr_extents,
+			      (void *)c->addr, c->len, c->prot, c->flags, out);
+}
+
+static int populate_exit_code(int ret)
+{
+	if (ret == 0)
+		return CHILD_RETURNED_ZERO;
+	if (ret < 0 && -ret < 256 - CHILD_ERRNO_BASE)
+		return CHILD_ERRNO_BASE - ret;
+	return CHILD_WRONG_RESULT;
+}
+
+static const char *describe_exit(int code, char *buf, size_t size)
+{
+	switch (code) {
+	case CHILD_OK:
+		return "the expected result";
+	case CHILD_WRONG_RESULT:
+		return "a result out of the range tested";
+	case CHILD_MAPPED_CHANGED:
+		return "*mapped changed on failure";
+	case CHILD_ERRNO_CHANGED:
+		return "errno changed";
+	case CHILD_RETURNED_ZERO:
+		return "success";
+	case CHILD_BAD_TRAP:
+		return "the system call was issued with wrong arguments";
+	}
+	if (code >= CHILD_ERRNO_BASE)
+		snprintf(buf, size, "-%d (%s)", code - CHILD_ERRNO_BASE,
+			 strerror(code - CHILD_ERRNO_BASE));
+	else
+		snprintf(buf, size, "exit code %d", code);
+	return buf;
+}
+
+/*
+ * Assert that the child exited (was not killed for issuing syscall 465)
+ * with @want: CHILD_OK, or populate_exit_code() of the expected result.
+ */
+static void assert_populate_exit(int status, int want, const char *name,
+				 const char *how)
+{
+	char got_buf[64], want_buf[64];
+	int code;
+
+	ck_assert_msg(!WIFSIGNALED(status),
+		      "%s (%s): child killed by signal %d (syscall %d was issued)",
+		      name, how, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+		      NR_POPULATE);
+	ck_assert_msg(WIFEXITED(status), "%s (%s): child did not exit", name,
+		      how);
+	code = WEXITSTATUS(status);
+	ck_assert_msg(code != CHILD_NO_SECCOMP,
+		      "could not install the seccomp filter");
+	ck_assert_msg(code == want, "%s (%s): got %s, want %s", name, how,
+		      describe_exit(code, got_buf, sizeof(got_buf)),
+		      describe_exit(want, want_buf, sizeof(want_buf)));
+}
+
+struct populate_run {
+	const struct populate_case *c;
+	const char *dir;	/* NULL: the public spice_populate() */
+};
+
+/* Call spice_populate() where any Spice system call kills the process. */
+static int child_populate(void *arg)
+{
+	const struct populate_run *r = arg;
+	void *mapped = &mapped_poison;
+	int ret;
+
+	if (install_kill_filter() < 0)
+		return CHILD_NO_SECCOMP;
+	errno = EL2HLT;
+	ret = call_populate(r->c, r->dir, &mapped);
+	if (errno != EL2HLT)
+		return CHILD_ERRNO_CHANGED;
+	if (ret != 0 && mapped != &mapped_poison)
+		return CHILD_MAPPED_CHANGED;
+	return populate_exit_code(ret);
+}
+
+static void run_populate(const struct populate_case *c, const char *dir,
+			 int want, const char *how)
+{
+	struct populate_run r = { .c = c, .dir = dir };
+
+	assert_populate_exit(run_child(child_populate, &r),
+			     populate_exit_code(want), c->name, how);
+}
+
+START_TEST(test_populate_reject)
+{
+	const struct populate_case *c = &reject_cases[_i];
+	char dir[PATH_MAX];
+
+	ck_assert_int_eq(sysconf(_SC_PAGESIZE), PG);
+	/*
+	 * Where the interface is advertised, so that a call that got past
+	 * the checks would be issued and the child killed.
+	 */
+	FAKE_DIR(dir);
+	PUT_ATTR(dir, "version", "1\n");
+	run_populate(c, dir, c->want, "interface present");
+	/* The public function on this host, whatever it runs. */
+	run_populate(c, NULL, c->want, "spice_populate");
+}
+END_TEST
+
+START_TEST(test_populate_accept)
+{
+	const struct populate_case *c = &accept_cases[_i];
+	char dir[PATH_MAX];
+
+	ck_assert_int_eq(sysconf(_SC_PAGESIZE), PG);
+	/* Past the checks, the interface check: no version file. */
+	FAKE_DIR(dir);
+	run_populate(c, dir, -ENOSYS, "interface absent");
+	if (!host_has_spice())
+		run_populate(c, NULL, -ENOSYS, "spice_populate on this host");
+}
+END_TEST
+
+/*
+ * Pass-through: syscall 465 traps to a SIGSYS handler, which checks the
+ * argument structure the call points to (it is still live while the call is
+ * in progress) and makes the call return what the test says.
+ */
+static struct mmap_populate_args trap_want;
+static long trap_ret;
+static volatile sig_atomic_t trap_calls, trap_bad;
+
+static void populate_trap(int sig, siginfo_t *si, void *ctx)
+{
+	greg_t *regs = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+	const struct mmap_populate_args *args =
+		(const void *)(uintptr_t)regs[REG_RDI];
+
+	(void)sig;
+	trap_calls++;
+	if (si->si_code != SI_SYS_SECCOMP || si->si_syscall != NR_POPULATE ||
+	    si->si_arch != AUDIT_ARCH_X86_64 ||
+	    (uint64_t)regs[REG_RSI] != MMAP_POPULATE_ARGS_SIZE_VER0 || !args ||
+	    memcmp(args, &trap_want, sizeof(trap_want)) != 0)
+		trap_bad = 1;
+	regs[REG_RAX] = trap_ret;
+}
+
+/* Trap syscall 465 and kill the process on the other two. */
+static int install_trap_filter(void)
+{
+	struct sigaction sa;
+	struct sock_filter insns[] = {
+		/* 0 */ LD_DATA(arch),
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 5),
+		/* 2 */ LD_DATA(nr),
+		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_POPULATE, 4, 0),
+		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_CAPTURE, 2, 0),
+		/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_RESTORE, 1, 0),
+		/* 6 */ RET(SECCOMP_RET_ALLOW),
+		/* 7 */ RET(SECCOMP_RET_KILL_PROCESS),
+		/* 8 */ RET(SECCOMP_RET_TRAP),
+	};
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = populate_trap;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return -1;
+	return load_filter(insns, sizeof(insns) / sizeof(insns[0]));
+}
+
+struct trap_case {
+	const char *name;
+	struct populate_case call;
+	long kernel_ret;	/* what syscall 465 returns */
+	int want;		/* what spice_populate() returns */
+};
+
+#define MAP_ADDR	0x7f1234560000L
+
+OVERRIDE_INIT_BEGIN
+static const struct trap_case trap_cases[] = {
+	{ "copy mode, mapped", PCASE("", 0, .fd = 5, .addr = 0x12345),
+	  MAP_ADDR, 0 },
+	{ "copy mode, ENOMEM", PCASE("", 0), -ENOMEM, -ENOMEM },
+	{ "FILL, mapped", PCASE("", 0, .flags = FILL, .prot = 0,
+				.addr = 0x7f0000000000, .extents = NULL,
+				.nr_extents = 0), 0x7f0000000000, 0 },
+	{ "FIXED_NOREPLACE | SHARE_CACHE, EEXIST",
+	  PCASE("", 0, .flags = NOREPLACE | SHARE, .addr = 0x10000000,
+		.prot = PROT_READ | PROT_WRITE | PROT_EXEC), -EEXIST, -EEXIST },
+	{ "-1 is EPERM", PCASE("", 0), -1, -EPERM },
+	{ "-4095 is an error", PCASE("", 0), -4095, -4095 },
+	{ "-4096 is an address", PCASE("", 0), -4096, 0 },
+	{ "address 0", PCASE("", 0, .flags = FIXED), 0, 0 },
+};
+OVERRIDE_INIT_END
+
+struct trap_run {
+	const char *dir;
+	const struct trap_case *t;
+};
+
+static int child_populate_trap(void *arg)
+{
+	const struct trap_run *r = arg;
+	const struct populate_case *c = &r->t->call;
+	void *mapped = &mapped_poison;
+	int ret;
+
+	memset(&trap_want, 0, sizeof(trap_want));
+	trap_want.flags = c->flags;
+	trap_want.addr = c->addr;
+	trap_want.len = c->len;
+	trap_want.extents = (uintptr_t)c->extents;
+	trap_want.nr_extents = c->nr_extents;
+	trap_want.extent_size = MMAP_POPULATE_EXTENT_SIZE_VER0;
+	trap_want.prot = (uint32_t)c->prot;
+	trap_want.fd = c->fd;
+	trap_ret = r->t->kernel_ret;
+
+	if (install_trap_filter() < 0)
+		return CHILD_NO_SECCOMP;
+	errno = EL2HLT;
+	ret = call_populate(c, r->dir, &mapped);
+	if (trap_calls != 1 || trap_bad)
+		return CHILD_BAD_TRAP;
+	if (errno != EL2HLT)
+		return CHILD_ERRNO_CHANGED;
+	if (ret != 0 && mapped != &mapped_poison)
+		return CHILD_MAPPED_CHANGED;
+	if (ret == 0 && mapped != (void *)(uintptr_t)r->t->kernel_ret)
+		return CHILD_WRONG_RESULT;
+	return ret == r->t->want ? CHILD_OK : populate_exit_code(ret);
+}
+
+START_TEST(test_populate_pass_through)
+{
+	struct trap_run r = { .t = &trap_cases[_i] };
+	char dir[PATH_MAX];
+
+	FAKE_DIR(dir);
+	PUT_ATTR(dir, "version", "1\n");
+	r.dir = dir;
+	assert_populate_exit(run_child(child_populate_trap, &r), CHILD_OK,
+			     r.t->name, "trapped");
+}
+END_TEST
+
+/* The control: without the interface, the trap is not reached either. */
+START_TEST(test_populate_trap_absent)
+{
+	struct trap_run r = { .t = &trap_cases[0] };
+	char dir[PATH_MAX];
+	int status;
+
+	FAKE_DIR(dir);
+	r.dir = dir;
+	status = run_child(child_populate_trap, &r);
+	ck_assert_msg(WIFEXITED(status) &&
+		      WEXITSTATUS(status) == CHILD_BAD_TRAP,
+		      "the trap was reached without the interface (status %#x)",
+		      status);
+}
+END_TEST
+
+/*
+ * A real seccomp errno from the kernel comes back as -errno: EL3HLT for
+ * syscall 465 with the size of the version 0 structure, ERRNO_BAD_ARGS for
+ * anything else.
+ */
+static int install_populate_errno_filter(void)
+{
+	struct sock_filter insns[] = {
+		/*  0 */ LD_DATA(arch),
+		/*  1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 11),
+		/*  2 */ LD_DATA(nr),
+		/*  3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_CAPTURE, 9, 0),
+		/*  4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_RESTORE, 8, 0),
+		/*  5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_POPULATE, 0, 5),
+		/*  6 */ LD_ARG(1, 0),
+		/*  7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MMAP_POPULATE_ARGS_SIZE_VER0, 0, 4),
+		/*  8 */ LD_ARG(1, 1),
+		/*  9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2),
+		/* 10 */ RET(SECCOMP_RET_ERRNO | EL3HLT),
+		/* 11 */ RET(SECCOMP_RET_ALLOW),
+		/* 12 */ RET(SECCOMP_RET_ERRNO | ERRNO_BAD_ARGS),
+		/* 13 */ RET(SECCOMP_RET_KILL_PROCESS),
+	};
+
+	return load_filter(insns, sizeof(insns) / sizeof(insns[0]));
+}
+
+static int child_populate_errno(void *arg)
+{
+	const char *dir = arg;
+	const struct populate_case *c = &accept_cases[0];
+	void *mapped = &mapped_poison;
+	int ret;
+
+	if (install_populate_errno_filter() < 0)
+		return CHILD_NO_SECCOMP;
+	errno = EL2HLT;
+	ret = call_populate(c, dir, &mapped);
+	if (errno != EL2HLT)
+		return CHILD_ERRNO_CHANGED;
+	if (ret != 0 && mapped != &mapped_poison)
+		return CHILD_MAPPED_CHANGED;
+	return ret == -EL3HLT ? CHILD_OK : populate_exit_code(ret);
+}
+
+START_TEST(test_populate_errno)
+{
+	char dir[PATH_MAX];
+
+	FAKE_DIR(dir);
+	PUT_ATTR(dir, "version", "1\n");
+	assert_populate_exit(run_child(child_populate_errno, dir), CHILD_OK,
+			     "seccomp errno", "interface present");
+}
+END_TEST
+
 /* ---- the public API on this host -------------------------------------- */
 
 START_TEST(test_host_public)
@@ -682,6 +1226,15 @@ START_TEST(test_host_public)
 	ck_assert_int_eq(spice_kernel_flags(SPICE_CALL_POPULATE, &flags),
 			 -ENOSYS);
 	ck_assert_uint_eq(flags, FLAGS_POISON);
+}
+END_TEST
+
+/* Valid arguments on this kernel: -ENOSYS, and syscall 465 not issued. */
+START_TEST(test_host_populate_enosys)
+{
+	if (host_has_spice())
+		return;
+	run_populate(&accept_cases[0], NULL, -ENOSYS, "spice_populate");
 }
 END_TEST
 
@@ -727,9 +1280,21 @@ static Suite *spice_suite(void)
 	tcase_add_test(tc, test_wrappers_present_null);
 	suite_add_tcase(s, tc);
 
+	tc = tmp_tcase("populate");
+	tcase_add_loop_test(tc, test_populate_reject, 0,
+			    N_CASES(reject_cases));
+	tcase_add_loop_test(tc, test_populate_accept, 0,
+			    N_CASES(accept_cases));
+	tcase_add_loop_test(tc, test_populate_pass_through, 0,
+			    N_CASES(trap_cases));
+	tcase_add_test(tc, test_populate_trap_absent);
+	tcase_add_test(tc, test_populate_errno);
+	suite_add_tcase(s, tc);
+
 	tc = tmp_tcase("host");
 	tcase_add_test(tc, test_host_public);
 	tcase_add_test(tc, test_host_wrappers_enosys);
+	tcase_add_test(tc, test_host_populate_enosys);
 	suite_add_tcase(s, tc);
 
 	return s;
