@@ -2273,22 +2273,67 @@ static void fail_restore(struct _test_data_populate *self)
 /* How many of the first @nr pages of @fd are in the page cache, or -1. */
 static long resident_pages(int fd, unsigned long nr)
 {
-	unsigned char vec[64];
+	unsigned char *vec = malloc(nr);
 	unsigned long i;
 	long resident = 0;
 	void *p;
 
-	if (nr > sizeof(vec))
+	if (!vec)
 		return -1;
 	p = mmap(NULL, nr * psz, PROT_READ, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
+	if (p == MAP_FAILED) {
+		free(vec);
 		return -1;
+	}
 	if (mincore(p, nr * psz, vec))
 		resident = -1;
 	for (i = 0; resident >= 0 && i < nr; i++)
 		resident += vec[i] & 1;
 	munmap(p, nr * psz);
+	free(vec);
 	return resident;
+}
+
+/*
+ * Cold image: large extents are read with direct I/O into the new pages,
+ * small ones and partly cached ones through the page cache. Each way, the
+ * contents are the image's and every page is present.
+ */
+TEST_F(populate, copy_cold)
+{
+	const unsigned long nr = 1024;
+	struct mmap_populate_extent ext[3] = {
+		data_ext(0, nr, 2048),		/* 4 MiB, cold: direct */
+		data_ext(nr, 16, 100),		/* 64 KiB: page cache */
+		data_ext(nr + 16, nr, 0),	/* 4 MiB, one page cached */
+	};
+	struct mmap_populate_args args = copy_args(self, ext, 3,
+						   (2 * nr + 16) * psz);
+	long resident;
+	char buf[64];
+	int err;
+	char *map;
+
+	ASSERT_EQ(0, fsync(self->fd));
+	ASSERT_EQ(0, posix_fadvise(self->fd, 0, 0, POSIX_FADV_DONTNEED));
+	err = write_file("/proc/sys/vm/drop_caches", "3");
+	ASSERT_EQ(0, err) TH_LOG("drop_caches: %s", strerror(-err));
+	resident = resident_pages(self->fd, self->image_pages);
+	ASSERT_LE(0, resident) TH_LOG("mincore: %s", strerror(errno));
+	if (resident)
+		SKIP(return, "%ld pages of the image stay in the page cache",
+		     resident);
+	/* Bring one page of the third extent into the page cache. */
+	ASSERT_EQ((ssize_t)sizeof(buf),
+		  pread(self->fd, buf, sizeof(buf), 512 * psz));
+
+	map = populate_ok(_metadata, &args);
+	check_pages(_metadata, "on return", map, 2 * nr + 16, PAGE_ANON);
+	check_range(_metadata, "direct", map, nr, self->seed, 2048);
+	check_range(_metadata, "small", map + nr * psz, 16, self->seed, 100);
+	check_range(_metadata, "partly cached", map + (nr + 16) * psz, nr,
+		    self->seed, 0);
+	ASSERT_EQ(0, munmap(map, (2 * nr + 16) * psz));
 }
 
 /*
