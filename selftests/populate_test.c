@@ -560,6 +560,54 @@ static long touch_pages(char *p, unsigned long nr)
 }
 
 /*
+ * Read one word of each of the @nr pages at @p; return how many minor
+ * faults the process took meanwhile, or -1.
+ */
+static long read_pages(char *p, unsigned long nr)
+{
+	struct rusage before, after;
+	unsigned long i;
+	__u64 sum = 0;
+
+	if (getrusage(RUSAGE_SELF, &before))
+		return -1;
+	for (i = 0; i < nr; i++)
+		sum += __atomic_load_n((__u64 *)(p + i * psz),
+				       __ATOMIC_RELAXED);
+	if (getrusage(RUSAGE_SELF, &after))
+		return -1;
+	__asm__ volatile("" : : "r" (sum));
+	return after.ru_minflt - before.ru_minflt;
+}
+
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+
+/*
+ * The page frame numbers of the @nr pages at @addr, into @pfn: 0 or -errno.
+ * They read as 0 without CAP_SYS_ADMIN.
+ */
+static int page_frames(const void *addr, unsigned long nr, __u64 *pfn)
+{
+	unsigned long i;
+	ssize_t len;
+	int fd, err = 0;
+
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = pread(fd, pfn, nr * sizeof(*pfn),
+		    (uintptr_t)addr / psz * sizeof(*pfn));
+	if (len < 0)
+		err = -errno;
+	else if ((size_t)len != nr * sizeof(*pfn))
+		err = -EIO;
+	close(fd);
+	for (i = 0; !err && i < nr; i++)
+		pfn[i] = pfn[i] & PM_PRESENT ? pfn[i] & PM_PFN_MASK : 0;
+	return err;
+}
+
+/*
  * The system call.
  */
 
@@ -1734,8 +1782,15 @@ static void *truncator_fn(void *arg)
  * The image is truncated to 0 while the call reads it: success only with
  * every page as it was written, else -EIO or -EINVAL and no mapping; never
  * a SIGBUS.
+ *
+ * In share-cache mode a successful call maps the file, and truncation
+ * unmaps a file's pages from every mapping: once the truncation is done,
+ * reading the mapping raises SIGBUS as for any file mapping. So there the
+ * contents are not read back; what is checked is that the call itself
+ * either succeeds or fails cleanly.
  */
-TEST_F_TIMEOUT(populate, truncate_race, 120)
+static void truncate_rounds(struct __test_metadata *_metadata,
+			    struct _test_data_populate *self, __u64 flags)
 {
 	const unsigned long nr = (4UL << 20) / psz;
 	struct mmap_populate_extent ext = data_ext(0, nr, 0);
@@ -1748,6 +1803,7 @@ TEST_F_TIMEOUT(populate, truncate_race, 120)
 	char what[32];
 	long ret;
 
+	args.flags |= flags;
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
 	for (i = 0; i < 20; i++) {
 		t.fd = file_create(_metadata, self, self->race_path, "race",
@@ -1769,8 +1825,9 @@ TEST_F_TIMEOUT(populate, truncate_race, 120)
 
 		snprintf(what, sizeof(what), "round %u", i);
 		if (ret >= 0) {
-			check_range(_metadata, what, (char *)ret, nr,
-				    RACE_SEED + i, 0);
+			if (!flags)
+				check_range(_metadata, what, (char *)ret, nr,
+					    RACE_SEED + i, 0);
 			ASSERT_EQ(0, munmap((char *)ret, nr * psz));
 			ok++;
 		} else {
@@ -1787,6 +1844,16 @@ TEST_F_TIMEOUT(populate, truncate_race, 120)
 		remove_file(self->race_path);
 	}
 	TH_LOG("%u rounds: %u mapped, %u EIO, %u EINVAL", i, ok, eio, einval);
+}
+
+TEST_F_TIMEOUT(populate, truncate_race, 120)
+{
+	truncate_rounds(_metadata, self, 0);
+}
+
+TEST_F_TIMEOUT(populate, share_truncate_race, 120)
+{
+	truncate_rounds(_metadata, self, MMAP_POPULATE_SHARE_CACHE);
 }
 
 struct racer {
@@ -2340,7 +2407,8 @@ TEST_F(populate, copy_cold)
  * The disk fails while the call reads the image: -EIO, and no mapping.
  * With the disk back, the same call works.
  */
-TEST_F(populate, io_error)
+static void io_error_case(struct __test_metadata *_metadata,
+			  struct _test_data_populate *self, __u64 flags)
 {
 	const unsigned long nr = 64;
 	struct mmap_populate_extent ext = data_ext(0, nr, 0);
@@ -2377,6 +2445,7 @@ TEST_F(populate, io_error)
 		     resident);
 
 	args.fd = fd;
+	args.flags |= flags;
 	err = write_file("/proc/thread-self/make-it-fail", "1");
 	if (err)
 		SKIP(return, "/proc/thread-self/make-it-fail: %s",
@@ -2398,35 +2467,314 @@ TEST_F(populate, io_error)
 	close(fd);
 }
 
+TEST_F(populate, io_error)
+{
+	io_error_case(_metadata, self, 0);
+}
+
+TEST_F(populate, share_io_error)
+{
+	io_error_case(_metadata, self, MMAP_POPULATE_SHARE_CACHE);
+}
+
 /*
- * Share-cache mode: not implemented yet. Once it is, the mapping holds the
- * image and writing it leaves the file alone.
+ * Share-cache mode.
+ */
+
+static struct mmap_populate_args
+share_args(struct _test_data_populate *self,
+	   const struct mmap_populate_extent *ext, unsigned int nr, __u64 len)
+{
+	struct mmap_populate_args args = copy_args(self, ext, nr, len);
+
+	args.flags |= MMAP_POPULATE_SHARE_CACHE;
+	return args;
+}
+
+/*
+ * The image's pages are mapped, present, from its page cache: reading them
+ * takes no fault, /proc/self/maps shows the image at the extent's offset,
+ * and a write copies the page and leaves the image alone. The mapping
+ * holds the file: it may be closed and removed.
  */
 TEST_F(populate, share_cache)
 {
 	const unsigned long nr = 16;
 	struct mmap_populate_extent ext = data_ext(0, nr, 1100);
-	struct mmap_populate_args args = copy_args(self, &ext, 1, nr * psz);
+	struct mmap_populate_args args = share_args(self, &ext, 1, nr * psz);
+	long (*reader)(char *p, unsigned long nr) = read_pages;
+	struct vma_info vi;
+	struct stat st;
+	char *warm, *map;
 	__u64 word;
-	char *map;
-	long ret;
+	long faults;
+	int err;
 
-	args.flags = MMAP_POPULATE_SHARE_CACHE;
-	maps_snapshot(_metadata);
-	ret = sys_populate(&args);
-	if (ret == -EOPNOTSUPP) {
-		maps_unchanged(_metadata, "EOPNOTSUPP");
-		SKIP(return, "not implemented yet: returns EOPNOTSUPP");
-	}
-	ASSERT_LE(0, ret) TH_LOG("%s", strerror(-ret));
-	map = (char *)ret;
+	warm = anon_map(_metadata, nr, OLD_SEED);
+	map = populate_ok(_metadata, &args);
+	check_pages(_metadata, "on return", map, nr, PAGE_OTHER);
+
+	/* As in copy_contents: warm up the very same code first. */
+	__asm__("" : "+r" (reader));
+	faults = reader(warm, nr);
+	ASSERT_LE(0, faults) TH_LOG("getrusage: %s", strerror(errno));
+	faults = reader(map, nr);
+	ASSERT_LE(0, faults) TH_LOG("getrusage: %s", strerror(errno));
+	EXPECT_EQ(0, faults)
+		TH_LOG("%ld minor faults reading %lu populated pages",
+		       faults, nr);
 	check_range(_metadata, "contents", map, nr, self->seed, 1100);
+
+	ASSERT_EQ(0, fstat(self->fd, &st));
+	err = vma_find((uintptr_t)map, &vi);
+	ASSERT_EQ(0, err) TH_LOG("no mapping in /proc/self/maps");
+	EXPECT_EQ((uintptr_t)map, vi.start);
+	EXPECT_EQ((uintptr_t)map + nr * psz, vi.end);
+	EXPECT_STREQ("rw-p", vi.perms);
+	EXPECT_EQ(1100 * psz, vi.offset);
+	EXPECT_EQ((unsigned long)st.st_ino, vi.inode);
+	EXPECT_STREQ(self->path, vi.path);
+
 	__atomic_store_n((__u64 *)(map + 3 * psz), 0x5ca1ab1e,
 			 __ATOMIC_RELAXED);
+	check_pages(_metadata, "page 3, written", map + 3 * psz, 1, PAGE_ANON);
+	check_pages(_metadata, "pages 4-15", map + 4 * psz, nr - 4,
+		    PAGE_OTHER);
 	ASSERT_EQ((ssize_t)sizeof(word),
 		  pread(self->fd, &word, sizeof(word), 1103 * psz));
 	EXPECT_EQ(pattern(self->seed, 1103, 0), word)
 		TH_LOG("writing the mapping wrote the image");
+
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = -1;
+	ASSERT_EQ(0, unlink(self->path));
+	self->path[0] = '\0';
+	check_range(_metadata, "with the image closed and removed", map, 3,
+		    self->seed, 1100);
+	check_range(_metadata, "with the image closed and removed",
+		    map + 4 * psz, nr - 4, self->seed, 1104);
+	EXPECT_EQ(0x5ca1ab1eULL, *(__u64 *)(map + 3 * psz));
+	ASSERT_EQ(0, munmap(map, nr * psz));
+	ASSERT_EQ(0, munmap(warm, nr * psz));
+}
+
+/* What the child of share_cache_sharing saw. */
+struct share_result {
+	__u64 pfn[16];		/* of its mapping, before writing */
+	__u64 written_pfn;	/* of page 2, after writing it */
+	long ret;		/* of its call */
+	int contents_ok;
+};
+
+/*
+ * Two processes populating from one image share its page cache: their
+ * pages have the same frames. A write gives the writer a page of its own,
+ * and the other process still sees the image.
+ */
+TEST_F(populate, share_cache_sharing)
+{
+	const unsigned long nr = 16;
+	struct mmap_populate_extent ext = data_ext(0, nr, 1200);
+	struct mmap_populate_args args = share_args(self, &ext, 1, nr * psz);
+	struct share_result *res;
+	struct mismatch m;
+	__u64 pfn[16];
+	unsigned long i;
+	int status, err;
+	pid_t pid;
+	char *map;
+
+	map = populate_ok(_metadata, &args);
+	err = page_frames(map, nr, pfn);
+	ASSERT_EQ(0, err) TH_LOG("pagemap: %s", strerror(-err));
+	if (!pfn[0])
+		SKIP(return, "pagemap shows no page frames (CAP_SYS_ADMIN)");
+
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, res);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* Its own mapping, not the one inherited from the parent. */
+		munmap(map, nr * psz);
+		res->ret = sys_populate(&args);
+		if (res->ret < 0)
+			_exit(1);
+		map = (char *)res->ret;
+		if (page_frames(map, nr, res->pfn))
+			_exit(2);
+		res->contents_ok = range_check(map, nr, self->seed, 1200, &m);
+		pattern_fill(map + 2 * psz, 1, CHILD_SEED, 2);
+		if (page_frames(map + 2 * psz, 1, &res->written_pfn))
+			_exit(2);
+		_exit(range_check(map + 2 * psz, 1, CHILD_SEED, 2, &m) ? 0 : 3);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("child: status %#x, call %ld (1: call failed, 2: pagemap, 3: write lost)",
+		       status, res->ret);
+	EXPECT_TRUE(res->contents_ok);
+	for (i = 0; i < nr && pfn[i] == res->pfn[i]; i++)
+		;
+	EXPECT_EQ(nr, i)
+		TH_LOG("page %lu: frame %#llx here, %#llx in the child", i,
+		       (unsigned long long)pfn[i % nr],
+		       (unsigned long long)res->pfn[i % nr]);
+	EXPECT_NE(0ULL, res->written_pfn);
+	EXPECT_NE(pfn[2], res->written_pfn)
+		TH_LOG("the child's write did not copy the page");
+	check_range(_metadata, "here, after the child wrote page 2", map, nr,
+		    self->seed, 1200);
+	munmap(res, sizeof(*res));
+	ASSERT_EQ(0, munmap(map, nr * psz));
+}
+
+/*
+ * Scattered extents: DATA extents map the image, those flagged WRITTEN are
+ * private anonymous copies that can be written without a fault, holes and
+ * ZERO extents are empty anonymous memory. Extents that continue each other
+ * in the mapping and in the file share one mapping of the image.
+ */
+TEST_F(populate, share_cache_scattered)
+{
+	const unsigned long nr = 80;
+	struct mmap_populate_extent ext[12];
+	long (*touch)(char *p, unsigned long nr) = touch_pages;
+	const struct mmap_populate_extent *e;
+	struct mmap_populate_args args;
+	unsigned long i, page;
+	struct vma_info vi;
+	long faults = 0, f;
+	char what[64];
+	char *map;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(ext); i++) {
+		page = 2 + 6 * i;
+		if (i == 4 || i == 9) {
+			ext[i] = zero_ext(page, 2);
+			continue;
+		}
+		ext[i] = data_ext(page, 1 + i % 3, (i * 7 % 12) * 30 + 3);
+		if (i % 4 == 1)
+			ext[i].flags = MMAP_POPULATE_EXTENT_WRITTEN;
+	}
+	/* Extents 10 and 11 continue each other: one mapping. */
+	ext[10] = data_ext(62, 3, 900);
+	ext[11] = data_ext(65, 4, 903);
+	args = share_args(self, ext, ARRAY_SIZE(ext), nr * psz);
+	map = populate_ok(_metadata, &args);
+
+	for (page = 0; page < nr; page++) {
+		e = extent_at(ext, ARRAY_SIZE(ext), page);
+		snprintf(what, sizeof(what), "page %lu (%s)", page,
+			 !e ? "hole" : e->kind ? "ZERO" :
+			 e->flags ? "DATA, WRITTEN" : "DATA");
+		check_pages(_metadata, what, map + page * psz, 1,
+			    !e || e->kind ? PAGE_ABSENT :
+			    e->flags ? PAGE_ANON : PAGE_OTHER);
+	}
+	err = vma_find((uintptr_t)map + 62 * psz, &vi);
+	ASSERT_EQ(0, err);
+	EXPECT_EQ((uintptr_t)map + 62 * psz, vi.start);
+	EXPECT_EQ((uintptr_t)map + 69 * psz, vi.end);
+	EXPECT_EQ(900 * psz, vi.offset);
+
+	__asm__("" : "+r" (touch));
+	for (i = 0; i < ARRAY_SIZE(ext); i++) {
+		if (ext[i].flags) {
+			/* Once to warm up the code, once to count. */
+			touch(map + ext[i].target_off, ext[i].len / psz);
+			f = touch(map + ext[i].target_off, ext[i].len / psz);
+			ASSERT_LE(0, f);
+			faults += f;
+		}
+	}
+	EXPECT_EQ(0, faults)
+		TH_LOG("%ld minor faults writing the WRITTEN extents", faults);
+
+	for (page = 0; page < nr; page++) {
+		e = extent_at(ext, ARRAY_SIZE(ext), page);
+		snprintf(what, sizeof(what), "page %lu", page);
+		if (e && e->kind == MMAP_POPULATE_EXTENT_DATA)
+			check_range(_metadata, what, map + page * psz, 1,
+				    self->seed, e->file_off / psz + page -
+				    e->target_off / psz);
+		else
+			check_range(_metadata, what, map + page * psz, 1, 0, 0);
+	}
+	ASSERT_EQ(0, munmap(map, nr * psz));
+}
+
+/*
+ * MADV_DONTNEED drops private changes: a shared page reads as the image
+ * again, an eagerly copied (WRITTEN) page as zero, as anonymous memory.
+ */
+TEST_F(populate, share_cache_dontneed)
+{
+	const unsigned long nr = 8;
+	struct mmap_populate_extent ext[2] = {
+		data_ext(0, 4, 1300),
+		data_ext(4, 4, 1304),
+	};
+	struct mmap_populate_args args = share_args(self, ext, 2, nr * psz);
+	char *map;
+
+	ext[1].flags = MMAP_POPULATE_EXTENT_WRITTEN;
+	map = populate_ok(_metadata, &args);
+	pattern_fill(map, nr, CHILD_SEED, 0);
+	ASSERT_EQ(0, madvise(map, nr * psz, MADV_DONTNEED));
+	check_range(_metadata, "shared, after MADV_DONTNEED", map, 4,
+		    self->seed, 1300);
+	check_range(_metadata, "copied, after MADV_DONTNEED", map + 4 * psz,
+		    4, 0, 0);
+	ASSERT_EQ(0, munmap(map, nr * psz));
+}
+
+/* An image in shmem (a memfd) shares its pages as well. */
+TEST_F(populate, share_cache_memfd)
+{
+	const unsigned long nr = 32;
+	struct mmap_populate_extent ext = data_ext(0, nr, 5);
+	struct mmap_populate_args args;
+	char *buf, *map;
+	int fd;
+
+	fd = memfd_create("populate_test", MFD_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("memfd_create: %s", strerror(errno));
+	buf = anon_map(_metadata, nr + 5, 0);
+	pattern_fill(buf, nr + 5, self->seed, 0);
+	ASSERT_EQ(0, write_all(fd, buf, (nr + 5) * psz, 0));
+	ASSERT_EQ(0, munmap(buf, (nr + 5) * psz));
+
+	args = share_args(self, &ext, 1, nr * psz);
+	args.fd = fd;
+	map = populate_ok(_metadata, &args);
+	check_pages(_metadata, "on return", map, nr, PAGE_OTHER);
+	check_range(_metadata, "contents", map, nr, self->seed, 5);
+	pattern_fill(map, 1, CHILD_SEED, 0);
+	check_pages(_metadata, "page 0, written", map, 1, PAGE_ANON);
+	ASSERT_EQ(0, close(fd));
+	check_range(_metadata, "pages 1-31, memfd closed", map + psz, nr - 1,
+		    self->seed, 6);
+	ASSERT_EQ(0, munmap(map, nr * psz));
+}
+
+/* The share-cache mapping gets the protection asked for. */
+TEST_F(populate, share_cache_prot)
+{
+	const unsigned long nr = 4;
+	struct mmap_populate_extent ext = data_ext(0, nr, 40);
+	struct mmap_populate_args args = share_args(self, &ext, 1, nr * psz);
+	struct vma_info vi;
+	char *map;
+
+	args.prot = PROT_READ;
+	map = populate_ok(_metadata, &args);
+	ASSERT_EQ(0, vma_find((uintptr_t)map, &vi));
+	EXPECT_STREQ("r--p", vi.perms);
+	check_range(_metadata, "read-only", map, nr, self->seed, 40);
 	ASSERT_EQ(0, munmap(map, nr * psz));
 }
 
