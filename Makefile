@@ -16,6 +16,7 @@ GUEST_TIMEOUT ?= 1800
 
 .PHONY: all deps prepare export checkpatch check-series headers kernel \
 	kernel-bench userlib selftests rootfs check check-host check-guest \
+	bench-capture \
 	demo shell install clean distclean help bench-populate
 
 all: kernel userlib selftests rootfs
@@ -83,6 +84,13 @@ demo: kernel rootfs
 # filling memory from a file, in the guest, under the non-debug kernel,
 # with the scratch disk opened by QEMU with cache=none (cold reads hit the
 # disk). Table on stdout, JSON in build/bench/populate.json.
+# snapshot_capture() of a 256 MiB heap against dd to the same disk.
+bench-capture: kernel-bench rootfs headers
+	@$(MAKE) -s -C $(TOP)/bench/capture O=$(BUILD)/bench HEADERS=$(HEADERS)
+	@$(TOP)/scripts/vm-run --name bench-capture --cache none --timeout 1800 \
+		--kernel $(KBENCH) -- /host/build/bench/capture_bench \
+		--dir /scratch $(BENCH_ARGS)
+
 bench-populate: kernel-bench rootfs headers
 	@$(MAKE) -s -C $(TOP)/bench/populate O=$(BUILD)/bench HEADERS=$(HEADERS)
 	@$(TOP)/scripts/vm-run --name bench-populate --cache none --timeout 3600 \

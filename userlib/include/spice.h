@@ -1,6 +1,7 @@
 /*
  * libspice - user-space interface to the Spice process snapshot system calls
- * snapshot_capture(), snapshot_restore() and mmap_populate_image().
+ * snapshot_capture(), snapshot_restore() and mmap_populate_image(), and a
+ * reader of the image files snapshot_capture() writes.
  *
  * Every function returns a negative errno value on failure; none of them
  * uses errno to report an error, and the raw wrappers leave errno as it was.
@@ -8,16 +9,18 @@
  * at any time.
  *
  * The system call numbers of this interface collide with unrelated calls on
- * kernels that do not carry the Spice patches, so the wrappers and
- * spice_populate() only enter the kernel after /sys/kernel/snapshot/version
- * has shown that it implements the interface. Everything else reads that
- * directory and nothing more.
+ * kernels that do not carry the Spice patches, so the wrappers,
+ * spice_populate() and the capture functions only enter the kernel after
+ * /sys/kernel/snapshot/version has shown that it implements the interface.
+ * The discovery functions read that directory and nothing more; the image
+ * reader reads the image it is given and nothing else.
  */
 #ifndef SPICE_H
 #define SPICE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <spice/snapshot.h>
 
@@ -26,7 +29,7 @@ extern "C" {
 #endif
 
 #define SPICE_VERSION_MAJOR	0
-#define SPICE_VERSION_MINOR	2
+#define SPICE_VERSION_MINOR	3
 
 /* The system call a spice_kernel_flags() query is about. */
 enum spice_call {
@@ -155,6 +158,290 @@ long spice_sys_mmap_populate_image(struct mmap_populate_args *args,
 int spice_populate(int fd, const struct mmap_populate_extent *extents,
 		   uint32_t nr_extents, void *addr, size_t len, int prot,
 		   uint64_t flags, void **mapped);
+
+/*
+ * Capture (since 0.3)
+ */
+
+/* What a capture returns in the process restored from an image of itself. */
+#define SPICE_RESUMED	SNAPSHOT_RESUMED
+
+/*
+ * spice_capture_self - write an image of the calling process
+ * @image_fd: regular file open for writing that receives the image
+ * @flags:    0 or SNAPSHOT_CAPTURE_WORKING_SET
+ * @reason:   filled in when the capture fails with -EOPNOTSUPP; may be NULL
+ *
+ * Issues snapshot_capture() through spice_sys_snapshot_capture(), so it
+ * returns -ENOSYS without entering the kernel where the interface is
+ * missing. The arguments are checked first and no system call is issued if
+ * they are wrong: -EINVAL for flags other than SNAPSHOT_CAPTURE_WORKING_SET
+ * (SNAPSHOT_CAPTURE_PIDFD included), -EBADF for a negative @image_fd.
+ *
+ * Returns 0 once the image is written, SPICE_RESUMED when the process runs
+ * again restored from the image, or a negative errno: one of the above, a
+ * spice_sys_snapshot_capture() error, the system call's (e.g. -EOPNOTSUPP
+ * with *@reason filled in), or -EPROTO if the call returned a value it
+ * never returns. errno is left alone.
+ */
+int spice_capture_self(int image_fd, uint64_t flags,
+		       struct snapshot_reason *reason);
+
+/*
+ * spice_capture_pid - write an image of another, stopped process
+ * @pid:      the process; it must be stopped (SIGSTOP), not traced
+ * @image_fd: regular file open for writing that receives the image
+ * @flags:    0 or SNAPSHOT_CAPTURE_WORKING_SET
+ * @reason:   filled in when the capture fails with -EOPNOTSUPP; may be NULL
+ *
+ * Opens a pidfd for @pid with pidfd_open(2), issues snapshot_capture() with
+ * SNAPSHOT_CAPTURE_PIDFD through spice_sys_snapshot_capture(), and closes
+ * the pidfd. The arguments are checked first, as for spice_capture_self(),
+ * and -EINVAL is returned for a @pid that is not positive; the interface
+ * is checked next (-ENOSYS); neither pidfd_open(2) nor the capture is
+ * issued when a check fails.
+ *
+ * Returns 0 once the image is written or a negative errno: one of the
+ * above, pidfd_open(2)'s (-ESRCH: no such process), the system call's, or
+ * -EPROTO if the call returned a value it never returns (SNAPSHOT_RESUMED
+ * included: only a self capture resumes). errno is left alone.
+ */
+int spice_capture_pid(pid_t pid, int image_fd, uint64_t flags,
+		      struct snapshot_reason *reason);
+
+/*
+ * Image reader (since 0.3)
+ *
+ * An image is opened, checked in full (every rule of the "Image format" part
+ * of <spice/snapshot.h>: bounds, checksums, sorting, indices, strings) and
+ * its metadata copied into memory; the page data stays in the file and is
+ * read with spice_image_read_data(). An open image is read-only: any number
+ * of threads may use it at once, until spice_image_close().
+ *
+ * The opening functions return 0 and set *@img, or a negative errno and
+ * fill in *@err (when @err is not NULL) with a SPICE_IMAGE_E_* code and a
+ * message naming the field at fault, for example "extent 12: overlaps
+ * extent 11". The errno tells the class of the problem:
+ *
+ *   -ENOEXEC     not an image: bad magic (SPICE_IMAGE_E_MAGIC)
+ *   -EOPNOTSUPP  an image this reader cannot read: version, header_size,
+ *                arch, page size other than this system's, unknown section
+ *                flagged SNAPSHOT_SECTION_REQUIRED
+ *   -EBADMSG     a checksum does not match (SPICE_IMAGE_E_CSUM)
+ *   -EINVAL      anything else malformed, a truncated file included, or a
+ *                bad argument (SPICE_IMAGE_E_ARG)
+ *   -ENOMEM      out of memory (SPICE_IMAGE_E_NOMEM)
+ *   other        reading the file failed: the error of open(2), fstat(2) or
+ *                pread(2), or -EIO if the file shrank (SPICE_IMAGE_E_IO)
+ *
+ * None of the functions uses errno to report an error, and all of them
+ * leave it as they found it.
+ */
+
+struct spice_image;
+
+/* The codes of struct spice_image_error; the errno each goes with. */
+enum spice_image_errcode {
+	SPICE_IMAGE_E_NONE = 0,		/* no error */
+	SPICE_IMAGE_E_ARG,		/* bad argument, not a regular file */
+	SPICE_IMAGE_E_IO,		/* reading failed */
+	SPICE_IMAGE_E_NOMEM,		/* -ENOMEM */
+	SPICE_IMAGE_E_MAGIC,		/* -ENOEXEC: not an image */
+	SPICE_IMAGE_E_VERSION,		/* -EOPNOTSUPP: version, header_size */
+	SPICE_IMAGE_E_ARCH,		/* -EOPNOTSUPP: arch */
+	SPICE_IMAGE_E_PAGE_SIZE,	/* -EOPNOTSUPP: page_size */
+	SPICE_IMAGE_E_UNKNOWN_SECTION,	/* -EOPNOTSUPP: unknown, required */
+	SPICE_IMAGE_E_CSUM,		/* -EBADMSG: a checksum mismatch */
+	SPICE_IMAGE_E_SIZE,		/* -EINVAL: file too short, or size */
+					/* other than image_size */
+	SPICE_IMAGE_E_HEADER,		/* -EINVAL: a header field */
+	SPICE_IMAGE_E_SECTION,		/* -EINVAL: section table, descriptor */
+					/* (bounds, overlap, sizes, counts) */
+	SPICE_IMAGE_E_MISSING,		/* -EINVAL: a required section absent */
+	SPICE_IMAGE_E_RESERVED,		/* -EINVAL: reserved field or bytes */
+					/* past a known record not zero */
+	SPICE_IMAGE_E_STRING,		/* -EINVAL: strings blob, string offset */
+	SPICE_IMAGE_E_TASK,		/* -EINVAL: the task record */
+	SPICE_IMAGE_E_MM,		/* -EINVAL: the mm record */
+	SPICE_IMAGE_E_VMA,		/* -EINVAL: a VMA */
+	SPICE_IMAGE_E_EXTENT,		/* -EINVAL: an extent */
+	SPICE_IMAGE_E_FILE,		/* -EINVAL: a file */
+	SPICE_IMAGE_E_FD,		/* -EINVAL: a file descriptor */
+	SPICE_IMAGE_E_AUXV,		/* -EINVAL: the auxiliary vector */
+};
+
+/* Why an image could not be opened. */
+struct spice_image_error {
+	int code;		/* SPICE_IMAGE_E_* */
+	char msg[160];		/* NUL-terminated, one line, no final period */
+};
+
+/*
+ * spice_image_open - open and check the image file at @path
+ * @path: the file
+ * @img:  receives the image, for spice_image_close()
+ * @err:  receives the reason on failure; may be NULL
+ *
+ * The file must be a regular file; it stays open (O_CLOEXEC) until
+ * spice_image_close(). Returns 0 or a negative errno (see above; -EINVAL
+ * for a NULL @path or @img). On success *@err, if given, has the code
+ * SPICE_IMAGE_E_NONE and an empty message; on failure *@img is untouched.
+ */
+int spice_image_open(const char *path, struct spice_image **img,
+		     struct spice_image_error *err);
+
+/*
+ * spice_image_open_fd - open and check the image file @fd refers to
+ *
+ * As spice_image_open(), for a file the caller has open for reading. The
+ * image keeps a duplicate of @fd (F_DUPFD_CLOEXEC) and reads it with
+ * pread(2) only: the caller keeps @fd, whose file offset is not used or
+ * moved, and may close it at any time. -EBADF for a negative @fd.
+ */
+int spice_image_open_fd(int fd, struct spice_image **img,
+			struct spice_image_error *err);
+
+/*
+ * spice_image_open_mem - check the image in the @len bytes at @buf
+ *
+ * As spice_image_open(), for an image in memory (a fuzzer's input, a test).
+ * The metadata is copied: the accessors do not use @buf. The page data is
+ * not: spice_image_read_data() copies it from @buf, which must stay valid
+ * and unchanged for that as long as the image is open. -EINVAL for a NULL
+ * @buf with a nonzero @len.
+ */
+int spice_image_open_mem(const void *buf, size_t len,
+			 struct spice_image **img,
+			 struct spice_image_error *err);
+
+/*
+ * spice_image_close - free an image and close its file
+ *
+ * Every pointer the accessors returned becomes invalid. NULL is ignored.
+ */
+void spice_image_close(struct spice_image *img);
+
+/*
+ * Accessors. All of them take an image that spice_image_open*() returned.
+ *
+ * The record accessors copy record @i of a section into *@out, zero-filling
+ * the fields of the structure past the section's entry_size (a record
+ * written by an older writer). They return 0, -EINVAL for a NULL @img or
+ * @out, or -ERANGE for an @i not below the count the matching
+ * spice_image_nr_*() returns (0 for a NULL @img). The pointers returned
+ * point into the image and stay valid until spice_image_close().
+ */
+
+/* spice_image_header - the header, as read (NULL for a NULL @img) */
+const struct snapshot_image_header *
+spice_image_header(const struct spice_image *img);
+
+/*
+ * spice_image_nr_sections, spice_image_section - the section descriptors,
+ * in the order of the section table, unknown ones included
+ *
+ * spice_image_section() returns descriptor @i as struct
+ * snapshot_image_section, or NULL if @i is out of range.
+ */
+size_t spice_image_nr_sections(const struct spice_image *img);
+const struct snapshot_image_section *
+spice_image_section(const struct spice_image *img, size_t i);
+
+/* spice_image_nr_vmas, spice_image_vma - the memory map, sorted by start */
+size_t spice_image_nr_vmas(const struct spice_image *img);
+int spice_image_vma(const struct spice_image *img, size_t i,
+		    struct snapshot_image_vma *out);
+
+/* spice_image_nr_extents, spice_image_extent - stored pages, by address */
+size_t spice_image_nr_extents(const struct spice_image *img);
+int spice_image_extent(const struct spice_image *img, size_t i,
+		       struct snapshot_image_extent *out);
+
+/* spice_image_nr_files, spice_image_file - the file table */
+size_t spice_image_nr_files(const struct spice_image *img);
+int spice_image_file(const struct spice_image *img, size_t i,
+		     struct snapshot_image_file *out);
+
+/* spice_image_nr_fds, spice_image_fd - open descriptors, sorted by fd */
+size_t spice_image_nr_fds(const struct spice_image *img);
+int spice_image_fd(const struct spice_image *img, size_t i,
+		   struct snapshot_image_fd *out);
+
+/* spice_image_nr_sigactions, spice_image_sigaction - signal N at N - 1 */
+size_t spice_image_nr_sigactions(const struct spice_image *img);
+int spice_image_sigaction(const struct spice_image *img, size_t i,
+			  struct snapshot_image_sigaction *out);
+
+/* spice_image_nr_rlimits, spice_image_rlimit - RLIMIT_* at its index */
+size_t spice_image_nr_rlimits(const struct spice_image *img);
+int spice_image_rlimit(const struct spice_image *img, size_t i,
+		       struct snapshot_image_rlimit *out);
+
+/*
+ * spice_image_nr_auxv, spice_image_auxv - the auxiliary vector, as its
+ * __u64 values: key, value, key, value, ..., AT_NULL, value
+ */
+size_t spice_image_nr_auxv(const struct spice_image *img);
+int spice_image_auxv(const struct spice_image *img, size_t i, uint64_t *out);
+
+/* spice_image_task, spice_image_mm, spice_image_regs - the one record */
+int spice_image_task(const struct spice_image *img,
+		     struct snapshot_image_task *out);
+int spice_image_mm(const struct spice_image *img,
+		   struct snapshot_image_mm *out);
+int spice_image_regs(const struct spice_image *img,
+		     struct snapshot_image_regs *out);
+
+/*
+ * spice_image_xsave - the XSAVE area
+ *
+ * Returns a pointer to its bytes and sets *@size (if @size is not NULL) to
+ * their number; NULL and 0 for a NULL @img. The pointer is not aligned for
+ * XRSTOR: copy the bytes first.
+ */
+const void *spice_image_xsave(const struct spice_image *img, size_t *size);
+
+/*
+ * spice_image_string - the string at offset @off of the strings section
+ *
+ * Returns the NUL-terminated string, or NULL for SNAPSHOT_IMAGE_NONE, an
+ * offset past the section or a NULL @img.
+ */
+const char *spice_image_string(const struct spice_image *img, uint32_t off);
+
+/*
+ * spice_image_read_data - read the stored pages of an extent
+ * @e:   the extent, normally one spice_image_extent() returned
+ * @buf: receives the data
+ * @len: size of @buf; at most @e->len bytes are read
+ *
+ * Reads the first min(@len, @e->len) bytes at @e->data_off: with pread(2)
+ * from the file, or copied from the buffer of spice_image_open_mem().
+ * Returns the number of bytes read, or -EINVAL for a NULL @img or @e, a
+ * NULL @buf with a nonzero @len, or an extent whose data is not inside the
+ * data area; -EIO if the file ended early (it shrank); or pread(2)'s
+ * -errno. errno is left alone.
+ */
+ssize_t spice_image_read_data(const struct spice_image *img,
+			      const struct snapshot_image_extent *e,
+			      void *buf, size_t len);
+
+/*
+ * spice_image_section_name - the name of a SNAPSHOT_SECTION_* type
+ *
+ * "task", "mm", "vmas", "extents", "files", "fds", "regs", "xsave",
+ * "sigactions", "rlimits", "auxv" or "strings"; NULL for another @type.
+ */
+const char *spice_image_section_name(uint32_t type);
+
+/*
+ * spice_image_reason_name - the name of a SNAPSHOT_REASON_* code
+ *
+ * The macro's name past SNAPSHOT_REASON_, in lower case: "threads",
+ * "ptraced", "fd_socket", ..., "vma_other"; NULL for another @code (0
+ * included: no reason was given).
+ */
+const char *spice_image_reason_name(uint32_t code);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "spice.h"
 
@@ -54,5 +55,24 @@ int spice__populate_at(const char *dir, int fd,
  */
 int spice__parse_dec(const char *s, size_t len, int *out);
 int spice__parse_hex(const char *s, size_t len, uint64_t *out);
+
+/* spice_capture_self() and spice_capture_pid() with the sysfs directory. */
+int spice__capture_self_at(const char *dir, int image_fd, uint64_t flags,
+			   struct snapshot_reason *reason);
+int spice__capture_pid_at(const char *dir, pid_t pid, int image_fd,
+			  uint64_t flags, struct snapshot_reason *reason);
+
+/*
+ * CRC32C, zlib style: pass 0 to start and the previous result to go on, so
+ * that spice__crc32c(spice__crc32c(0, a, n), b, m) is the CRC of a then b.
+ * spice__crc32c() picks the SSE4.2 instruction when the CPU has it and the
+ * buffer is long enough to be worth it; spice__crc32c_sw() is the table,
+ * spice__crc32c_hw() the instruction (the table where the CPU lacks it,
+ * which spice__crc32c_hw_available() tells).
+ */
+uint32_t spice__crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t spice__crc32c_sw(uint32_t crc, const void *buf, size_t len);
+uint32_t spice__crc32c_hw(uint32_t crc, const void *buf, size_t len);
+int spice__crc32c_hw_available(void);
 
 #endif /* SPICE_INTERNAL_H */

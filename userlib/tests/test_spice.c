@@ -679,6 +679,10 @@ END_TEST
 #define CHILD_ERRNO_CHANGED	5
 #define CHILD_RETURNED_ZERO	6
 #define CHILD_BAD_TRAP		7
+/* ... and of the spice_capture_pid() ones. */
+#define CHILD_BAD_PIDFD		8
+#define CHILD_PIDFD_LEAKED	9
+#define CHILD_BAD_REASON	10
 /* spice_populate() returned -e: the child exits with CHILD_ERRNO_BASE + e. */
 #define CHILD_ERRNO_BASE	64
 
@@ -913,6 +917,12 @@ static const char *describe_exit(int code, char *buf, size_t size)
 		return "success";
 	case CHILD_BAD_TRAP:
 		return "the system call was issued with wrong arguments";
+	case CHILD_BAD_PIDFD:
+		return "the pidfd passed is not one of the process";
+	case CHILD_PIDFD_LEAKED:
+		return "the pidfd was left open";
+	case CHILD_BAD_REASON:
+		return "the reason did not reach the caller";
 	}
 	if (code >= CHILD_ERRNO_BASE)
 		snprintf(buf, size, "-%d (%s)", code - CHILD_ERRNO_BASE,
@@ -1211,6 +1221,355 @@ START_TEST(test_populate_errno)
 }
 END_TEST
 
+/* ---- spice_capture_self, spice_capture_pid ------------------------------- */
+
+#define NR_PIDFD_OPEN	434
+
+/* Kill the process on the three calls and on pidfd_open(). */
+static int install_capture_kill_filter(void)
+{
+	struct sock_filter insns[] = {
+		/* 0 */ LD_DATA(arch),
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 7),
+		/* 2 */ LD_DATA(nr),
+		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_CAPTURE, 5, 0),
+		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_RESTORE, 4, 0),
+		/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_POPULATE, 3, 0),
+		/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_PIDFD_OPEN, 2, 0),
+		/* 7 */ RET(SECCOMP_RET_ALLOW),
+		/* 8 */ RET(SECCOMP_RET_ALLOW),
+		/* 9 */ RET(SECCOMP_RET_KILL_PROCESS),
+	};
+
+	return load_filter(insns, sizeof(insns) / sizeof(insns[0]));
+}
+
+struct capture_case {
+	const char *name;
+	int self;		/* spice_capture_self(), else _pid() */
+	pid_t pid;
+	int image_fd;
+	uint64_t flags;
+	int want;
+};
+
+/* Arguments rejected before anything is issued, pidfd_open() included. */
+static const struct capture_case capture_reject[] = {
+	{ "self: flag PIDFD", 1, 0, 3, SNAPSHOT_CAPTURE_PIDFD, -EINVAL },
+	{ "self: flag 1 << 2", 1, 0, 3, 1ULL << 2, -EINVAL },
+	{ "self: flag 1 << 63", 1, 0, 3, 1ULL << 63, -EINVAL },
+	{ "self: WORKING_SET | 1 << 5", 1, 0, 3,
+	  SNAPSHOT_CAPTURE_WORKING_SET | 1ULL << 5, -EINVAL },
+	{ "self: image_fd -1", 1, 0, -1, 0, -EBADF },
+	{ "self: image_fd INT_MIN", 1, 0, INT_MIN, 0, -EBADF },
+	{ "self: bad flags and image_fd -1", 1, 0, -1, 1ULL << 2, -EINVAL },
+	{ "pid: flag PIDFD", 0, 1, 3, SNAPSHOT_CAPTURE_PIDFD, -EINVAL },
+	{ "pid: flag 1 << 2", 0, 1, 3, 1ULL << 2, -EINVAL },
+	{ "pid: image_fd -1", 0, 1, -1, SNAPSHOT_CAPTURE_WORKING_SET, -EBADF },
+	{ "pid: pid 0", 0, 0, 3, 0, -EINVAL },
+	{ "pid: pid -1", 0, -1, 3, 0, -EINVAL },
+	{ "pid: pid INT_MIN", 0, INT_MIN, 3, 0, -EINVAL },
+};
+
+static int call_capture(const struct capture_case *c, const char *dir,
+			struct snapshot_reason *reason)
+{
+	if (c->self)
+		return dir ? spice__capture_self_at(dir, c->image_fd, c->flags,
+						    reason) :
+			     spice_capture_self(c->image_fd, c->flags, reason);
+	return dir ? spice__capture_pid_at(dir, c->pid, c->image_fd, c->flags,
+					   reason) :
+		     spice_capture_pid(c->pid, c->image_fd, c->flags, reason);
+}
+
+struct capture_run {
+	const struct capture_case *c;
+	const char *dir;
+};
+
+static int child_capture_reject(void *arg)
+{
+	const struct capture_run *r = arg;
+	struct snapshot_reason reason = { .code = 77, .fd = 77, .addr = 77 };
+	int ret;
+
+	if (install_capture_kill_filter() < 0)
+		return CHILD_NO_SECCOMP;
+	errno = EL2HLT;
+	ret = call_capture(r->c, r->dir, &reason);
+	if (errno != EL2HLT)
+		return CHILD_ERRNO_CHANGED;
+	if (reason.code != 77 || reason.fd != 77 || reason.addr != 77)
+		return CHILD_WRONG_RESULT;
+	return ret == r->c->want ? CHILD_OK : populate_exit_code(ret);
+}
+
+START_TEST(test_capture_reject)
+{
+	const struct capture_case *c = &capture_reject[_i];
+	struct capture_run r = { .c = c };
+	char dir[PATH_MAX];
+
+	/* With the interface advertised, a call past the checks would die. */
+	FAKE_DIR(dir);
+	PUT_ATTR(dir, "version", "1\n");
+	r.dir = dir;
+	assert_populate_exit(run_child(child_capture_reject, &r), CHILD_OK,
+			     c->name, "interface present");
+	r.dir = NULL;
+	assert_populate_exit(run_child(child_capture_reject, &r), CHILD_OK,
+			     c->name, "public function");
+}
+END_TEST
+
+/* Valid arguments without the interface: -ENOSYS, no pidfd either. */
+static const struct capture_case capture_absent[] = {
+	{ "self", 1, 0, 3, 0, -ENOSYS },
+	{ "self, WORKING_SET", 1, 0, 3, SNAPSHOT_CAPTURE_WORKING_SET, -ENOSYS },
+	{ "pid", 0, 1, 3, SNAPSHOT_CAPTURE_WORKING_SET, -ENOSYS },
+};
+
+START_TEST(test_capture_absent)
+{
+	const struct capture_case *c = &capture_absent[_i];
+	struct capture_run r = { .c = c };
+	char dir[PATH_MAX];
+
+	FAKE_DIR(dir);
+	r.dir = dir;
+	assert_populate_exit(run_child(child_capture_reject, &r), CHILD_OK,
+			     c->name, "interface absent");
+	PUT_ATTR(dir, "version", "garbage\n");
+	r.c = &(struct capture_case){ c->name, c->self, c->pid, c->image_fd,
+				      c->flags, -EPROTO };
+	assert_populate_exit(run_child(child_capture_reject, &r), CHILD_OK,
+			     c->name, "version garbled");
+	if (!host_has_spice()) {
+		r.dir = NULL;
+		r.c = c;
+		assert_populate_exit(run_child(child_capture_reject, &r),
+				     CHILD_OK, c->name, "on this host");
+	}
+}
+END_TEST
+
+/*
+ * Pass-through: syscall 463 traps to a handler that records the argument
+ * structure, what the pidfd in it refers to, fills the reason in if asked,
+ * and makes the call return what the case says.
+ */
+static struct snapshot_capture_args cap_seen;
+static struct snapshot_reason cap_fill;
+static long cap_ret;
+static char cap_fdinfo[512];
+static volatile sig_atomic_t cap_calls, cap_bad;
+
+/* "/proc/self/fdinfo/N" without stdio, in the signal handler. */
+static void read_fdinfo(int fd)
+{
+	char path[64] = "/proc/self/fdinfo/", digits[16];
+	size_t len = strlen(path), n = 0;
+	ssize_t got;
+	int f;
+
+	do
+		digits[n++] = (char)('0' + fd % 10);
+	while ((fd /= 10) && n < sizeof(digits));
+	while (n)
+		path[len++] = digits[--n];
+	path[len] = '\0';
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return;
+	got = read(f, cap_fdinfo, sizeof(cap_fdinfo) - 1);
+	cap_fdinfo[got > 0 ? got : 0] = '\0';
+	close(f);
+}
+
+static void capture_trap(int sig, siginfo_t *si, void *ctx)
+{
+	greg_t *regs = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+	struct snapshot_capture_args *args =
+		(void *)(uintptr_t)regs[REG_RDI];
+
+	(void)sig;
+	cap_calls++;
+	if (si->si_code != SI_SYS_SECCOMP || si->si_syscall != NR_CAPTURE ||
+	    (uint64_t)regs[REG_RSI] != SNAPSHOT_CAPTURE_ARGS_SIZE_VER0 ||
+	    !args) {
+		cap_bad = 1;
+	} else {
+		cap_seen = *args;
+		if (args->flags & SNAPSHOT_CAPTURE_PIDFD)
+			read_fdinfo(args->pidfd);
+		if (cap_fill.code && args->reason)
+			*(struct snapshot_reason *)(uintptr_t)args->reason =
+				cap_fill;
+	}
+	regs[REG_RAX] = cap_ret;
+}
+
+static int install_capture_trap_filter(void)
+{
+	struct sigaction sa;
+	struct sock_filter insns[] = {
+		/* 0 */ LD_DATA(arch),
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 5),
+		/* 2 */ LD_DATA(nr),
+		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_CAPTURE, 4, 0),
+		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_POPULATE, 2, 0),
+		/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_RESTORE, 1, 0),
+		/* 6 */ RET(SECCOMP_RET_ALLOW),
+		/* 7 */ RET(SECCOMP_RET_KILL_PROCESS),
+		/* 8 */ RET(SECCOMP_RET_TRAP),
+	};
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = capture_trap;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return -1;
+	return load_filter(insns, sizeof(insns) / sizeof(insns[0]));
+}
+
+struct capture_trap_case {
+	const char *name;
+	int self;		/* self, else the child's own pid */
+	uint64_t flags;
+	long kernel_ret;	/* what syscall 463 returns */
+	int fill_reason;	/* the "kernel" fills the reason in */
+	int want;
+};
+
+static const struct capture_trap_case capture_trap_cases[] = {
+	{ "self, written", 1, 0, 0, 0, 0 },
+	{ "self, WORKING_SET, resumed", 1, SNAPSHOT_CAPTURE_WORKING_SET,
+	  SNAPSHOT_RESUMED, 0, SPICE_RESUMED },
+	{ "self, EOPNOTSUPP with a reason", 1, 0, -EOPNOTSUPP, 1, -EOPNOTSUPP },
+	{ "self, EBADF", 1, 0, -EBADF, 0, -EBADF },
+	{ "self, a value the call never returns", 1, 0, 2, 0, -EPROTO },
+	{ "pid, written", 0, 0, 0, 0, 0 },
+	{ "pid, WORKING_SET, EOPNOTSUPP with a reason", 0,
+	  SNAPSHOT_CAPTURE_WORKING_SET, -EOPNOTSUPP, 1, -EOPNOTSUPP },
+	{ "pid, ESRCH", 0, 0, -ESRCH, 0, -ESRCH },
+	{ "pid, RESUMED is not for another process", 0, 0, SNAPSHOT_RESUMED,
+	  0, -EPROTO },
+};
+
+struct capture_trap_run {
+	const char *dir;
+	const struct capture_trap_case *t;
+};
+
+static int child_capture_trap(void *arg)
+{
+	const struct capture_trap_run *r = arg;
+	const struct capture_trap_case *t = r->t;
+	struct snapshot_reason reason = { .code = 0, .fd = -1, .addr = 0 };
+	pid_t pid = getpid();
+	char want_pid[32];
+	int ret, image_fd = 5;
+
+	cap_ret = t->kernel_ret;
+	if (t->fill_reason)
+		cap_fill = (struct snapshot_reason){
+			.code = SNAPSHOT_REASON_FD_PIPE, .fd = 7,
+			.addr = 0x7f0000001000 };
+	if (install_capture_trap_filter() < 0)
+		return CHILD_NO_SECCOMP;
+	errno = EL2HLT;
+	if (t->self)
+		ret = spice__capture_self_at(r->dir, image_fd, t->flags,
+					     &reason);
+	else
+		ret = spice__capture_pid_at(r->dir, pid, image_fd, t->flags,
+					    &reason);
+	if (cap_calls != 1 || cap_bad)
+		return CHILD_BAD_TRAP;
+	if (errno != EL2HLT)
+		return CHILD_ERRNO_CHANGED;
+	/* The structure the kernel saw. */
+	if (cap_seen.image_fd != image_fd ||
+	    cap_seen.reason != (uintptr_t)&reason)
+		return CHILD_BAD_TRAP;
+	if (t->self) {
+		if (cap_seen.flags != t->flags || cap_seen.pidfd != 0)
+			return CHILD_BAD_TRAP;
+	} else {
+		if (cap_seen.flags != (t->flags | SNAPSHOT_CAPTURE_PIDFD))
+			return CHILD_BAD_TRAP;
+		/* A pidfd of this process, closed again. */
+		snprintf(want_pid, sizeof(want_pid), "\nPid:\t%d\n", (int)pid);
+		if (cap_seen.pidfd < 0 || !strstr(cap_fdinfo, want_pid))
+			return CHILD_BAD_PIDFD;
+		if (fcntl(cap_seen.pidfd, F_GETFD) != -1 || errno != EBADF)
+			return CHILD_PIDFD_LEAKED;
+	}
+	if (t->fill_reason && (reason.code != SNAPSHOT_REASON_FD_PIPE ||
+			       reason.fd != 7 || reason.addr != 0x7f0000001000))
+		return CHILD_BAD_REASON;
+	return ret == t->want ? CHILD_OK : populate_exit_code(ret);
+}
+
+START_TEST(test_capture_pass_through)
+{
+	struct capture_trap_run r = { .t = &capture_trap_cases[_i] };
+	char dir[PATH_MAX];
+
+	FAKE_DIR(dir);
+	PUT_ATTR(dir, "version", "1\n");
+	r.dir = dir;
+	assert_populate_exit(run_child(child_capture_trap, &r), CHILD_OK,
+			     r.t->name, "trapped");
+}
+END_TEST
+
+/* The control: without the interface the trap is not reached. */
+START_TEST(test_capture_trap_absent)
+{
+	struct capture_trap_run r = { .t = &capture_trap_cases[5] };
+	char dir[PATH_MAX];
+	int status;
+
+	FAKE_DIR(dir);
+	r.dir = dir;
+	status = run_child(child_capture_trap, &r);
+	ck_assert_msg(WIFEXITED(status) &&
+		      WEXITSTATUS(status) == CHILD_BAD_TRAP,
+		      "the trap was reached without the interface (status %#x)",
+		      status);
+}
+END_TEST
+
+/* pidfd_open() fails: its error, and no capture. */
+static int child_capture_no_process(void *arg)
+{
+	const char *dir = arg;
+	int ret;
+
+	if (install_kill_filter() < 0)
+		return CHILD_NO_SECCOMP;
+	errno = EL2HLT;
+	/* Above any pid_max (at most 4194304). */
+	ret = spice__capture_pid_at(dir, INT_MAX, 3, 0, NULL);
+	if (errno != EL2HLT)
+		return CHILD_ERRNO_CHANGED;
+	return ret == -ESRCH ? CHILD_OK : populate_exit_code(ret);
+}
+
+START_TEST(test_capture_no_process)
+{
+	char dir[PATH_MAX];
+
+	FAKE_DIR(dir);
+	PUT_ATTR(dir, "version", "1\n");
+	assert_populate_exit(run_child(child_capture_no_process, dir),
+			     CHILD_OK, "pid INT_MAX", "interface present");
+}
+END_TEST
+
 /* ---- the public API on this host -------------------------------------- */
 
 START_TEST(test_host_public)
@@ -1289,6 +1648,17 @@ static Suite *spice_suite(void)
 			    N_CASES(trap_cases));
 	tcase_add_test(tc, test_populate_trap_absent);
 	tcase_add_test(tc, test_populate_errno);
+	suite_add_tcase(s, tc);
+
+	tc = tmp_tcase("capture");
+	tcase_add_loop_test(tc, test_capture_reject, 0,
+			    N_CASES(capture_reject));
+	tcase_add_loop_test(tc, test_capture_absent, 0,
+			    N_CASES(capture_absent));
+	tcase_add_loop_test(tc, test_capture_pass_through, 0,
+			    N_CASES(capture_trap_cases));
+	tcase_add_test(tc, test_capture_trap_absent);
+	tcase_add_test(tc, test_capture_no_process);
 	suite_add_tcase(s, tc);
 
 	tc = tmp_tcase("host");
