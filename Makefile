@@ -60,14 +60,19 @@ selftests: headers
 	@$(MAKE) -s -C $(TOP)/selftests O=$(BUILD)/selftests HEADERS=$(HEADERS) \
 		KSFT=$(LINUX)/tools/testing/selftests
 
-rootfs: selftests
-	@$(TOP)/scripts/mkrootfs --selftests $(BUILD)/selftests
+# The guest disks hold the selftests and libspice's guest tests (built
+# here: userlib's guest target, in $(BUILD)/userlib/guest).
+rootfs: selftests userlib
+	@$(MAKE) -s -C $(TOP)/userlib O=$(BUILD)/userlib HEADERS=$(HEADERS) guest
+	@$(TOP)/scripts/mkrootfs --selftests $(BUILD)/selftests \
+		--guest-tests $(BUILD)/userlib/guest
 
 install: userlib
 	@$(MAKE) -s -C $(TOP)/userlib O=$(BUILD)/userlib HEADERS=$(HEADERS) install
 
-# make check: host unit tests, then the selftests in the guest, then one
-# summary line. Everything is built first, so a build failure stops here.
+# make check: host unit tests, then the selftests and libspice's guest
+# tests in the guest (one boot), then one summary line. Everything is built
+# first, so a build failure stops here.
 check: userlib kernel rootfs
 	@$(TOP)/scripts/run-tests
 
