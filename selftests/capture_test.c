@@ -50,6 +50,7 @@
 #include <unistd.h>
 #include <elf.h>
 #include <sys/auxv.h>
+#include <sys/capability.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
@@ -69,7 +70,6 @@
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <asm/prctl.h>
-#include <linux/capability.h>
 #include <linux/io_uring.h>
 #include <linux/perf_event.h>
 #include <linux/userfaultfd.h>
@@ -2930,21 +2930,17 @@ enum perm_drop {
 
 static void drop_caps(const int *caps, unsigned int n)
 {
-	struct __user_cap_header_struct h = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[2];
-	unsigned int i;
+	const cap_value_t *values = caps;
+	cap_t c = cap_get_proc();
 
-	if (syscall(SYS_capget, &h, d))
-		child_fail("capget: %s", strerror(errno));
-	for (i = 0; i < n; i++) {
-		d[CAP_TO_INDEX(caps[i])].effective &= ~CAP_TO_MASK(caps[i]);
-		d[CAP_TO_INDEX(caps[i])].permitted &= ~CAP_TO_MASK(caps[i]);
-		d[CAP_TO_INDEX(caps[i])].inheritable &= ~CAP_TO_MASK(caps[i]);
-	}
-	if (syscall(SYS_capset, &h, d))
-		child_fail("capset: %s", strerror(errno));
+	if (!c)
+		child_fail("cap_get_proc: %s", strerror(errno));
+	if (cap_set_flag(c, CAP_EFFECTIVE, n, values, CAP_CLEAR) ||
+	    cap_set_flag(c, CAP_PERMITTED, n, values, CAP_CLEAR) ||
+	    cap_set_flag(c, CAP_INHERITABLE, n, values, CAP_CLEAR) ||
+	    cap_set_proc(c))
+		child_fail("dropping capabilities: %s", strerror(errno));
+	cap_free(c);
 }
 
 static void perm_case(struct __test_metadata *_metadata,
