@@ -219,66 +219,6 @@ static __u64 now_ns(clockid_t clock)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static int write_all(int fd, const void *buf, size_t len, off_t pos)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = pwrite(fd, p, len, pos);
-		if (n < 0)
-			return -errno;
-		if (!n)
-			return -EIO;
-		p += n;
-		len -= n;
-		pos += n;
-	}
-	return 0;
-}
-
-/* Read the file @path as a string, without its last newline: 0 or -errno. */
-static int read_text(const char *path, char *buf, size_t size)
-{
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	do {
-		n = read(fd, buf + len, size - 1 - len);
-		if (n > 0)
-			len += n;
-	} while (n > 0 && len < size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	if (len && buf[len - 1] == '\n')
-		len--;
-	buf[len] = '\0';
-	return 0;
-}
-
-static int write_text(const char *path, const char *s)
-{
-	size_t len = strlen(s);
-	int fd, err = 0;
-	ssize_t n;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, len);
-	if (n < 0)
-		err = -errno;
-	else if ((size_t)n != len)
-		err = -EIO;
-	close(fd);
-	return err;
-}
-
 /* Load the image in @fd, which must be valid. */
 static void image_open(struct __test_metadata *_metadata, struct image *img,
 		       int fd)
@@ -664,7 +604,7 @@ static int new_file(struct __test_metadata *_metadata,
 	ASSERT_LE(0, fd) TH_LOG("create %s: %s", slot, strerror(errno));
 	for (i = 0; i < nr; i++) {
 		pattern_fill(page_buf, 1, seed, i);
-		err = write_all(fd, page_buf, psz, i * psz);
+		err = snapshot_write_all(fd, page_buf, psz, i * psz);
 		ASSERT_EQ(0, err) TH_LOG("write %s: %s", slot, strerror(-err));
 	}
 	*path = slot;
@@ -764,7 +704,7 @@ static long capture_pid(struct __test_metadata *_metadata, pid_t pid,
 static void image_scribble(int fd)
 {
 	memset(page_buf, 0xa5, psz);
-	if (ftruncate(fd, 0) || write_all(fd, page_buf, psz, 0))
+	if (ftruncate(fd, 0) || snapshot_write_all(fd, page_buf, psz, 0))
 		abort();
 }
 
@@ -990,7 +930,7 @@ static int proc_syscall(pid_t pid, long *nr, unsigned long *sp,
 	int err;
 
 	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
-	err = read_text(path, buf, sizeof(buf));
+	err = snapshot_read_text(path, buf, sizeof(buf));
 	if (err)
 		return err;
 	if (!strncmp(buf, "running", 7)) {
@@ -1127,7 +1067,7 @@ static int read_stat(unsigned long long *v)
 	char *p, *end;
 	int i, err;
 
-	err = read_text("/proc/self/stat", buf, sizeof(buf));
+	err = snapshot_read_text("/proc/self/stat", buf, sizeof(buf));
 	if (err)
 		return err;
 	p = strrchr(buf, ')');
@@ -1719,10 +1659,10 @@ TEST_F(capture, memfd_shared)
 	ASSERT_EQ(0, ftruncate(fd, 8 * psz));
 	/* Object pages 1 (not mapped) and 5 (mapping page 3), by write(). */
 	pattern_fill(page_buf, 1, seed, 99);
-	err = write_all(fd, page_buf, psz, 1 * psz);
+	err = snapshot_write_all(fd, page_buf, psz, 1 * psz);
 	ASSERT_EQ(0, err);
 	pattern_fill(page_buf, 1, seed, 3);
-	err = write_all(fd, page_buf, psz, 5 * psz);
+	err = snapshot_write_all(fd, page_buf, psz, 5 * psz);
 	ASSERT_EQ(0, err);
 	p = map_isolated(_metadata, nr, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 			 off * psz);
@@ -2095,7 +2035,7 @@ TEST_F(capture, vma_flag_noreserve)
 {
 	char mode[16] = "";
 
-	if (!read_text("/proc/sys/vm/overcommit_memory", mode, sizeof(mode)) &&
+	if (!snapshot_read_text("/proc/sys/vm/overcommit_memory", mode, sizeof(mode)) &&
 	    !strcmp(mode, "2"))
 		SKIP(return, "overcommit_memory is 2: MAP_NORESERVE is ignored");
 	if (!vma_flag_case(_metadata, self, MAP_NORESERVE, -1, LOCK_NONE,
@@ -2287,7 +2227,7 @@ TEST_F(capture, working_set)
 	if (madvise(p, nr * psz, MADV_NOHUGEPAGE))
 		ASSERT_EQ(EINVAL, errno);
 	pattern_fill(p, nr, seed, 0);
-	err = write_text("/proc/self/clear_refs", "1");
+	err = snapshot_write_text("/proc/self/clear_refs", "1");
 	if (err == -ENOENT)
 		SKIP(return, "no /proc/self/clear_refs (CONFIG_PROC_PAGE_MONITOR)");
 	ASSERT_EQ(0, err) TH_LOG("clear_refs: %s", strerror(-err));
@@ -3164,7 +3104,7 @@ static void setup_io_uring(struct _test_data_capture *self, struct shared *sh)
 
 	(void)self;
 	child_require("/proc/sys/kernel/io_uring_disabled", "io_uring");
-	if (!read_text("/proc/sys/kernel/io_uring_disabled", disabled,
+	if (!snapshot_read_text("/proc/sys/kernel/io_uring_disabled", disabled,
 		       sizeof(disabled)) && !strcmp(disabled, "2"))
 		child_skip("io_uring is disabled (kernel.io_uring_disabled=2)");
 	memset(&p, 0, sizeof(p));

@@ -185,23 +185,6 @@ static void check_range(struct __test_metadata *_metadata, const char *what,
 		       (unsigned long long)m.expected);
 }
 
-static int write_all(int fd, const char *buf, size_t len, off_t pos)
-{
-	ssize_t n;
-
-	while (len) {
-		n = pwrite(fd, buf, len, pos);
-		if (n < 0)
-			return -errno;
-		if (!n)
-			return -EIO;
-		buf += n;
-		len -= n;
-		pos += n;
-	}
-	return 0;
-}
-
 /*
  * Create the file @tag next to the image, with @nr pages of the pattern of
  * @seed, and return it open for reading and writing. Its name goes to
@@ -228,7 +211,7 @@ static int file_create(struct __test_metadata *_metadata,
 	for (done = 0; !err && done < nr; done += n) {
 		n = nr - done < chunk ? nr - done : chunk;
 		pattern_fill(buf, n, seed, done);
-		err = write_all(fd, buf, n * psz, done * psz);
+		err = snapshot_write_all(fd, buf, n * psz, done * psz);
 	}
 	if (buf != MAP_FAILED)
 		munmap(buf, chunk * psz);
@@ -246,49 +229,6 @@ static void remove_file(char *path)
 	if (path[0])
 		unlink(path);
 	path[0] = '\0';
-}
-
-/* Write @s to the file @path: 0 or -errno. */
-static int write_file(const char *path, const char *s)
-{
-	size_t len = strlen(s);
-	int fd, err = 0;
-	ssize_t n;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, len);
-	if (n < 0)
-		err = -errno;
-	else if ((size_t)n != len)
-		err = -EIO;
-	close(fd);
-	return err;
-}
-
-/* Read the file @path as a string, without its last newline: 0 or -errno. */
-static int read_file(const char *path, char *buf, size_t size)
-{
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	do {
-		n = read(fd, buf + len, size - 1 - len);
-		if (n > 0)
-			len += n;
-	} while (n > 0 && len < size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	if (len && buf[len - 1] == '\n')
-		len--;
-	buf[len] = '\0';
-	return 0;
 }
 
 /* Whether the space-separated list @list holds @word. */
@@ -1456,7 +1396,7 @@ static unsigned long vm_size(void)
 	static char status[8192];
 	const char *p;
 
-	if (read_file("/proc/self/status", status, sizeof(status)))
+	if (snapshot_read_text("/proc/self/status", status, sizeof(status)))
 		return 0;
 	p = strstr(status, "\nVmSize:");
 	if (!p)
@@ -1576,14 +1516,14 @@ static const char *memcg_setup(struct _test_data_populate *self,
 		}
 		self->cg_mounted = true;
 	}
-	if (read_file(CGROUP_ROOT "/cgroup.controllers", buf, sizeof(buf)) ||
+	if (snapshot_read_text(CGROUP_ROOT "/cgroup.controllers", buf, sizeof(buf)) ||
 	    !has_word(buf, "memory"))
 		return "no memory controller in cgroup2";
-	if (read_file(CGROUP_ROOT "/cgroup.subtree_control", buf,
+	if (snapshot_read_text(CGROUP_ROOT "/cgroup.subtree_control", buf,
 		      sizeof(buf)))
 		return "cannot read " CGROUP_ROOT "/cgroup.subtree_control";
 	if (!has_word(buf, "memory")) {
-		err = write_file(CGROUP_ROOT "/cgroup.subtree_control",
+		err = snapshot_write_text(CGROUP_ROOT "/cgroup.subtree_control",
 				 "+memory");
 		if (err) {
 			snprintf(why, sizeof(why),
@@ -1600,13 +1540,13 @@ static const char *memcg_setup(struct _test_data_populate *self,
 		return why;
 	}
 	self->cg_made = true;
-	err = write_file(CGROUP_TEST "/memory.max", max);
+	err = snapshot_write_text(CGROUP_TEST "/memory.max", max);
 	if (err) {
 		snprintf(why, sizeof(why), "memory.max: %s", strerror(-err));
 		return why;
 	}
 	/* Absent without swap accounting: no swap to go to, then. */
-	write_file(CGROUP_TEST "/memory.swap.max", "0");
+	snapshot_write_text(CGROUP_TEST "/memory.swap.max", "0");
 	return NULL;
 }
 
@@ -1624,7 +1564,7 @@ static void memcg_cleanup(struct _test_data_populate *self)
 		self->cg_made = false;
 	}
 	if (self->cg_memory) {
-		write_file(CGROUP_ROOT "/cgroup.subtree_control", "-memory");
+		snapshot_write_text(CGROUP_ROOT "/cgroup.subtree_control", "-memory");
 		self->cg_memory = false;
 	}
 	if (self->cg_mounted) {
@@ -1645,7 +1585,7 @@ static void memcg_child(struct _test_data_populate *self,
 	int err;
 
 	snprintf(buf, sizeof(buf), "%d", getpid());
-	err = write_file(CGROUP_TEST "/cgroup.procs", buf);
+	err = snapshot_write_text(CGROUP_TEST "/cgroup.procs", buf);
 	if (err)
 		child_fails(res, "join " CGROUP_TEST, -err);
 	if (maps_read(&maps_before))
@@ -1660,7 +1600,7 @@ static void memcg_child(struct _test_data_populate *self,
 	}
 	res->bad = !range_check((char *)res->ret[0], nr, self->seed, 0,
 				&res->m);
-	if (!read_file(CGROUP_TEST "/memory.current", buf, sizeof(buf)))
+	if (!snapshot_read_text(CGROUP_TEST "/memory.current", buf, sizeof(buf)))
 		res->memcg_current = strtoull(buf, NULL, 10);
 }
 
@@ -1697,7 +1637,7 @@ TEST_F_TIMEOUT(populate, memcg_over_limit, 120)
 	if (why)
 		SKIP(return, "%s", why);
 	status = memcg_run(_metadata, self, res, (16UL << 20) / psz);
-	if (read_file(CGROUP_TEST "/memory.events", events, sizeof(events)))
+	if (snapshot_read_text(CGROUP_TEST "/memory.events", events, sizeof(events)))
 		snprintf(events, sizeof(events), "(unreadable)");
 	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
 		TH_LOG("child: status %#x, not an exit; memory.events: %s",
@@ -2303,11 +2243,11 @@ static const char *fail_setup(struct _test_data_populate *self)
 		return "no " FAIL_DIR " (CONFIG_FAIL_MAKE_REQUEST, debugfs)";
 	for (i = 0; i < FAIL_ATTRS; i++) {
 		snprintf(path, sizeof(path), FAIL_DIR "/%s", fail_attr[i]);
-		err = read_file(path, self->fail_value[i],
+		err = snapshot_read_text(path, self->fail_value[i],
 				sizeof(self->fail_value[i]));
 		if (!err) {
 			self->fail_saved = i + 1;
-			err = write_file(path, fail_value[i]);
+			err = snapshot_write_text(path, fail_value[i]);
 		}
 		if (err) {
 			snprintf(why, sizeof(why), "%s: %s", path,
@@ -2325,11 +2265,11 @@ static void fail_restore(struct _test_data_populate *self)
 	unsigned int i;
 
 	if (self->make_it_fail[0])
-		write_file(self->make_it_fail, "0");
+		snapshot_write_text(self->make_it_fail, "0");
 	self->make_it_fail[0] = '\0';
 	for (i = 0; i < self->fail_saved; i++) {
 		snprintf(path, sizeof(path), FAIL_DIR "/%s", fail_attr[i]);
-		write_file(path, self->fail_value[i]);
+		snapshot_write_text(path, self->fail_value[i]);
 	}
 	self->fail_saved = 0;
 	if (self->debugfs_mounted)
@@ -2383,7 +2323,7 @@ TEST_F(populate, copy_cold)
 
 	ASSERT_EQ(0, fsync(self->fd));
 	ASSERT_EQ(0, posix_fadvise(self->fd, 0, 0, POSIX_FADV_DONTNEED));
-	err = write_file("/proc/sys/vm/drop_caches", "3");
+	err = snapshot_write_text("/proc/sys/vm/drop_caches", "3");
 	ASSERT_EQ(0, err) TH_LOG("drop_caches: %s", strerror(-err));
 	resident = resident_pages(self->fd, self->image_pages);
 	ASSERT_LE(0, resident) TH_LOG("mincore: %s", strerror(errno));
@@ -2436,7 +2376,7 @@ static void io_error_case(struct __test_metadata *_metadata,
 	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
 	/* Out of the page cache: the call has to read the disk. */
 	ASSERT_EQ(0, posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
-	err = write_file("/proc/sys/vm/drop_caches", "3");
+	err = snapshot_write_text("/proc/sys/vm/drop_caches", "3");
 	ASSERT_EQ(0, err) TH_LOG("drop_caches: %s", strerror(-err));
 	resident = resident_pages(fd, nr);
 	ASSERT_LE(0, resident) TH_LOG("mincore: %s", strerror(errno));
@@ -2446,15 +2386,15 @@ static void io_error_case(struct __test_metadata *_metadata,
 
 	args.fd = fd;
 	args.flags |= flags;
-	err = write_file("/proc/thread-self/make-it-fail", "1");
+	err = snapshot_write_text("/proc/thread-self/make-it-fail", "1");
 	if (err)
 		SKIP(return, "/proc/thread-self/make-it-fail: %s",
 		     strerror(-err));
 	maps_snapshot(_metadata);
-	err = write_file(self->make_it_fail, "1");
+	err = snapshot_write_text(self->make_it_fail, "1");
 	ret = err ? 0 : sys_populate(&args);
 	fail_restore(self);
-	write_file("/proc/thread-self/make-it-fail", "0");
+	snapshot_write_text("/proc/thread-self/make-it-fail", "0");
 	ASSERT_EQ(0, err) TH_LOG("make-it-fail: %s", strerror(-err));
 	ASSERT_EQ(-EIO, ret)
 		TH_LOG("with the disk failing: %s",
@@ -2745,7 +2685,7 @@ TEST_F(populate, share_cache_memfd)
 	ASSERT_LE(0, fd) TH_LOG("memfd_create: %s", strerror(errno));
 	buf = anon_map(_metadata, nr + 5, 0);
 	pattern_fill(buf, nr + 5, self->seed, 0);
-	ASSERT_EQ(0, write_all(fd, buf, (nr + 5) * psz, 0));
+	ASSERT_EQ(0, snapshot_write_all(fd, buf, (nr + 5) * psz, 0));
 	ASSERT_EQ(0, munmap(buf, (nr + 5) * psz));
 
 	args = share_args(self, &ext, 1, nr * psz);

@@ -142,24 +142,6 @@ static void close_from(unsigned int first)
 		close(fd);
 }
 
-static int write_all(int fd, const void *buf, size_t len, off_t pos)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = pwrite(fd, p, len, pos);
-		if (n < 0)
-			return -errno;
-		if (!n)
-			return -EIO;
-		p += n;
-		len -= n;
-		pos += n;
-	}
-	return 0;
-}
-
 static int wait_for(pid_t pid, int *status)
 {
 	pid_t r;
@@ -518,9 +500,9 @@ static int mi_write(const struct mimage *m, const char *path)
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	err = write_all(fd, m->meta, head, 0);
+	err = snapshot_write_all(fd, m->meta, head, 0);
 	if (!err)
-		err = write_all(fd, m->data, m->data_size, m->meta_size);
+		err = snapshot_write_all(fd, m->data, m->data_size, m->meta_size);
 	if (!err && ftruncate(fd, m->file_size))
 		err = -errno;
 	close(fd);
@@ -897,7 +879,7 @@ static void make_file(struct __test_metadata *_metadata, const char *path,
 	memset(buf, byte, pages * psz);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ASSERT_LE(0, fd) TH_LOG("create %s: %s", path, strerror(errno));
-	err = write_all(fd, buf, pages * psz, 0);
+	err = snapshot_write_all(fd, buf, pages * psz, 0);
 	ASSERT_EQ(0, err) TH_LOG("write %s: %s", path, strerror(-err));
 	close(fd);
 	free(buf);
@@ -2816,7 +2798,7 @@ static __noreturn void fuzz_main(struct fuzz_state *st, struct mimage *base,
 			t.csums = CSUM_ALL;
 			mi_fix_csums(&t);
 		}
-		if (write_all(fd, f.meta, base->meta_size, 0))
+		if (snapshot_write_all(fd, f.meta, base->meta_size, 0))
 			_exit(EXIT_SETUP);
 		st->in_flight = true;
 		r = sys_restore(&args);

@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,6 +92,76 @@ static inline long snapshot_syscall(long nr, const void *args, size_t size)
 	long ret = syscall(nr, args, size);
 
 	return ret == -1 ? -errno : ret;
+}
+
+/*
+ * Small file helpers shared by the tests.
+ */
+
+/* pwrite() all @len bytes of @buf at @pos: 0 or -errno. */
+static inline int snapshot_write_all(int fd, const void *buf, size_t len,
+				     off_t pos)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = pwrite(fd, p, len, pos);
+		if (n < 0)
+			return -errno;
+		if (!n)
+			return -EIO;
+		p += n;
+		len -= n;
+		pos += n;
+	}
+	return 0;
+}
+
+/* Write the string @s to the existing file @path: 0 or -errno. */
+static inline int snapshot_write_text(const char *path, const char *s)
+{
+	size_t len = strlen(s);
+	int fd, err = 0;
+	ssize_t n;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, len);
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n != len)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+/*
+ * Read the file @path into @buf (@size bytes) as a string, without its
+ * last newline: 0 or -errno.
+ */
+static inline int snapshot_read_text(const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	do {
+		n = read(fd, buf + len, size - 1 - len);
+		if (n > 0)
+			len += n;
+	} while (n > 0 && len < size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	if (len && buf[len - 1] == '\n')
+		len--;
+	buf[len] = '\0';
+	return 0;
 }
 
 #endif /* __SNAPSHOT_SELFTESTS_H */
