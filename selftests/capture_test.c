@@ -3105,7 +3105,7 @@ static void setup_io_uring(struct _test_data_capture *self, struct shared *sh)
 	(void)self;
 	child_require("/proc/sys/kernel/io_uring_disabled", "io_uring");
 	if (!snapshot_read_text("/proc/sys/kernel/io_uring_disabled", disabled,
-		       sizeof(disabled)) && !strcmp(disabled, "2"))
+				sizeof(disabled)) && !strcmp(disabled, "2"))
 		child_skip("io_uring is disabled (kernel.io_uring_disabled=2)");
 	memset(&p, 0, sizeof(p));
 	sh->fd = syscall(__NR_io_uring_setup, 1, &p);

@@ -1520,11 +1520,11 @@ static const char *memcg_setup(struct _test_data_populate *self,
 	    !has_word(buf, "memory"))
 		return "no memory controller in cgroup2";
 	if (snapshot_read_text(CGROUP_ROOT "/cgroup.subtree_control", buf,
-		      sizeof(buf)))
+			       sizeof(buf)))
 		return "cannot read " CGROUP_ROOT "/cgroup.subtree_control";
 	if (!has_word(buf, "memory")) {
 		err = snapshot_write_text(CGROUP_ROOT "/cgroup.subtree_control",
-				 "+memory");
+					  "+memory");
 		if (err) {
 			snprintf(why, sizeof(why),
 				 "cannot enable the memory controller: %s",
@@ -2244,7 +2244,7 @@ static const char *fail_setup(struct _test_data_populate *self)
 	for (i = 0; i < FAIL_ATTRS; i++) {
 		snprintf(path, sizeof(path), FAIL_DIR "/%s", fail_attr[i]);
 		err = snapshot_read_text(path, self->fail_value[i],
-				sizeof(self->fail_value[i]));
+					 sizeof(self->fail_value[i]));
 		if (!err) {
 			self->fail_saved = i + 1;
 			err = snapshot_write_text(path, fail_value[i]);
