@@ -11,7 +11,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,42 +22,15 @@
 #include "spice.h"
 #include "internal.h"
 #include "image_builder.h"
+#include "tmpdir.h"
 
 #define PG	IB_PAGE
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static char tmp_dir[PATH_MAX];
-
 static void tmp_setup(void)
 {
-	const char *tmpdir = getenv("TMPDIR");
-	int n;
-
-	if (!tmpdir || !*tmpdir)
-		tmpdir = "/tmp";
-	n = snprintf(tmp_dir, sizeof(tmp_dir), "%s/spice-image-test.XXXXXX",
-		     tmpdir);
-	if (n < 0 || (size_t)n >= sizeof(tmp_dir) || !mkdtemp(tmp_dir)) {
-		perror("test_image: mkdtemp");
-		abort();
-	}
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		return rmdir(path);
-	return unlink(path);
-}
-
-static void tmp_teardown(void)
-{
-	if (nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		perror("test_image: removing the temporary directory");
+	tmp_setup_named("spice-image-test");
 }
 
 static void build(struct ib_spec *s, struct ib_image *img)

@@ -11,7 +11,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -34,6 +33,7 @@
 
 #include "spice.h"
 #include "internal.h"
+#include "tmpdir.h"
 
 /*
  * The numbers as the Spice patches define them on x86_64, spelled out here
@@ -59,37 +59,9 @@
  * fixtures, in the runner's process, so it goes away even when a test
  * fails in its child.
  */
-static char tmp_base[PATH_MAX];
-
 static void tmp_setup(void)
 {
-	const char *tmpdir = getenv("TMPDIR");
-	int n;
-
-	if (!tmpdir || !*tmpdir)
-		tmpdir = "/tmp";
-	n = snprintf(tmp_base, sizeof(tmp_base), "%s/spice-test.XXXXXX",
-		     tmpdir);
-	if (n < 0 || (size_t)n >= sizeof(tmp_base) || !mkdtemp(tmp_base)) {
-		perror("test_spice: mkdtemp");
-		abort();
-	}
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		return rmdir(path);
-	return unlink(path);
-}
-
-static void tmp_teardown(void)
-{
-	if (nftw(tmp_base, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		perror("test_spice: removing the temporary directory");
+	tmp_setup_named("spice-test");
 }
 
 /* @out = @dir "/" @name, or fail the test if it does not fit. */
@@ -105,7 +77,7 @@ static void join(char *out, size_t size, const char *dir, const char *name)
 /* Make a new empty directory for one test (and loop iteration). */
 static void make_dir(char *dir, size_t size, const char *test, int i)
 {
-	int n = snprintf(dir, size, "%s/%s.%d", tmp_base, test, i);
+	int n = snprintf(dir, size, "%s/%s.%d", tmp_dir, test, i);
 
 	ck_assert_msg(n > 0 && (size_t)n < size, "path too long");
 	ck_assert_msg(mkdir(dir, 0755) == 0, "mkdir %s: %s", dir,
@@ -214,7 +186,7 @@ START_TEST(test_version_missing_dir)
 {
 	char dir[PATH_MAX];
 
-	JOIN(dir, tmp_base, "does-not-exist");
+	JOIN(dir, tmp_dir, "does-not-exist");
 	ck_assert_int_eq(spice__abi_version_at(dir), -ENOSYS);
 }
 END_TEST
@@ -245,7 +217,7 @@ START_TEST(test_version_keeps_errno)
 {
 	char dir[PATH_MAX];
 
-	JOIN(dir, tmp_base, "does-not-exist");
+	JOIN(dir, tmp_dir, "does-not-exist");
 	errno = EL2HLT;
 	ck_assert_int_eq(spice__abi_version_at(dir), -ENOSYS);
 	ck_assert_int_eq(errno, EL2HLT);
@@ -257,7 +229,7 @@ START_TEST(test_supported_at)
 	char dir[PATH_MAX], missing[PATH_MAX];
 
 	FAKE_DIR(dir);
-	JOIN(missing, tmp_base, "does-not-exist");
+	JOIN(missing, tmp_dir, "does-not-exist");
 	ck_assert_int_eq(spice__supported_at(missing), 0);
 
 	PUT_ATTR(dir, "version", "1\n");
@@ -389,7 +361,7 @@ START_TEST(test_flags_missing)
 	PUT_ATTR(dir, "version", "1\n");
 	ck_assert_int_eq(spice__kernel_flags_at(dir, SPICE_CALL_POPULATE,
 						&flags), -ENOSYS);
-	JOIN(missing, tmp_base, "does-not-exist");
+	JOIN(missing, tmp_dir, "does-not-exist");
 	ck_assert_int_eq(spice__kernel_flags_at(missing, SPICE_CALL_CAPTURE,
 						&flags), -ENOSYS);
 	ck_assert_uint_eq(flags, FLAGS_POISON);
