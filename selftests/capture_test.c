@@ -137,25 +137,6 @@ static unsigned long psz;	/* the page size */
  * Patterns.
  */
 
-static __u64 pattern(__u64 seed, unsigned long page, unsigned long word)
-{
-	if (!seed)
-		return 0;
-	return seed << 40 | (__u64)page << 12 | word;
-}
-
-static void pattern_fill(void *p, unsigned long nr, __u64 seed,
-			 unsigned long first)
-{
-	const unsigned long words = psz / sizeof(__u64);
-	__u64 *w = p;
-	unsigned long i, j;
-
-	for (i = 0; i < nr; i++)
-		for (j = 0; j < words; j++)
-			*w++ = pattern(seed, first + i, j);
-}
-
 /* The first word of the page at @p that is not page @page of @seed, or -1. */
 static long pattern_diff(const void *p, __u64 seed, unsigned long page)
 {
@@ -164,7 +145,7 @@ static long pattern_diff(const void *p, __u64 seed, unsigned long page)
 	unsigned long j;
 
 	for (j = 0; j < words; j++)
-		if (w[j] != pattern(seed, page, j))
+		if (w[j] != snapshot_pattern(seed, page, j))
 			return j;
 	return -1;
 }
@@ -334,7 +315,7 @@ static void check_page(struct __test_metadata *_metadata,
 		TH_LOG("%s: page at %#lx, word %ld: %#llx, expected %#llx",
 		       what, addr, word,
 		       (unsigned long long)((__u64 *)page_buf)[word],
-		       (unsigned long long)pattern(seed, page, word));
+		       (unsigned long long)snapshot_pattern(seed, page, word));
 }
 
 /*
@@ -603,7 +584,7 @@ static int new_file(struct __test_metadata *_metadata,
 	fd = open(slot, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ASSERT_LE(0, fd) TH_LOG("create %s: %s", slot, strerror(errno));
 	for (i = 0; i < nr; i++) {
-		pattern_fill(page_buf, 1, seed, i);
+		snapshot_pattern_fill(page_buf, 1, seed, i);
 		err = snapshot_write_all(fd, page_buf, psz, i * psz);
 		ASSERT_EQ(0, err) TH_LOG("write %s: %s", slot, strerror(-err));
 	}
@@ -834,7 +815,7 @@ static __noreturn void target_main(struct _test_data_capture *self,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		child_fail("mmap: %s", strerror(errno));
-	pattern_fill(p, TARGET_PAGES, TARGET_SEED, 0);
+	snapshot_pattern_fill(p, TARGET_PAGES, TARGET_SEED, 0);
 	sh->addr = (uintptr_t)p;
 	if (setup)
 		setup(self, sh);
@@ -1324,7 +1305,7 @@ TEST_F(capture, self_basics)
 		TH_LOG("the auxiliary vector differs from /proc/self/auxv");
 
 	/* The program text: a private file mapping, by reference only. */
-	v = image_vma_at(&img, (uintptr_t)pattern);
+	v = image_vma_at(&img, (uintptr_t)pattern_diff);
 	ASSERT_NE(NULL, v) TH_LOG("no VMA holds the program text");
 	EXPECT_EQ((__u32)SNAPSHOT_VMA_FILE, v->kind);
 	EXPECT_EQ((__u32)(PROT_READ | PROT_EXEC), v->prot);
@@ -1537,7 +1518,7 @@ TEST_F(capture, mapping_matrix)
 
 			switch (mx_plan[pg]) {
 			case MX_WRITE:
-				pattern_fill(p, 1, m->seed, pg);
+				snapshot_pattern_fill(p, 1, m->seed, pg);
 				break;
 			case MX_ZERO:
 				memset(p, 0, psz);
@@ -1658,19 +1639,19 @@ TEST_F(capture, memfd_shared)
 	ASSERT_LE(0, fd) TH_LOG("memfd_create: %s", strerror(errno));
 	ASSERT_EQ(0, ftruncate(fd, 8 * psz));
 	/* Object pages 1 (not mapped) and 5 (mapping page 3), by write(). */
-	pattern_fill(page_buf, 1, seed, 99);
+	snapshot_pattern_fill(page_buf, 1, seed, 99);
 	err = snapshot_write_all(fd, page_buf, psz, 1 * psz);
 	ASSERT_EQ(0, err);
-	pattern_fill(page_buf, 1, seed, 3);
+	snapshot_pattern_fill(page_buf, 1, seed, 3);
 	err = snapshot_write_all(fd, page_buf, psz, 5 * psz);
 	ASSERT_EQ(0, err);
 	p = map_isolated(_metadata, nr, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 			 off * psz);
 	/* A memfd is a file without a path: it cannot stay open. */
 	close(fd);
-	pattern_fill(p, 1, seed, 0);		/* mapping page 0 */
+	snapshot_pattern_fill(p, 1, seed, 0);		/* mapping page 0 */
 	memset(p + psz, 0, psz);		/* page 1: zeroes */
-	pattern_fill(p + 2 * psz, 1, seed, 2);	/* page 2 */
+	snapshot_pattern_fill(p + 2 * psz, 1, seed, 2);	/* page 2 */
 
 	capture_self(_metadata, self, 0, &img);
 	v = image_vma_at(&img, (uintptr_t)p);
@@ -1714,7 +1695,7 @@ TEST_F(capture, mprotect_holes)
 	p = map_isolated(_metadata, nr, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_EQ(0, madvise(p, nr * psz, MADV_NOHUGEPAGE) && errno != EINVAL);
-	pattern_fill(p, nr, seed, 0);
+	snapshot_pattern_fill(p, nr, seed, 0);
 	for (i = 0; i < nr; i += 3) {
 		err = mprotect(p + i * psz, psz, PROT_READ);
 		ASSERT_EQ(0, err) TH_LOG("mprotect page %lu: %s", i,
@@ -1806,8 +1787,8 @@ TEST_F_TIMEOUT(capture, large_sparse, 300)
 		if (big_zeroed(i, cp)) {
 			w[0] = 0;
 		} else if (big_written(i, cp)) {
-			w[0] = pattern(seed, i, 0);
-			w[words - 1] = pattern(seed, i, words - 1);
+			w[0] = snapshot_pattern(seed, i, 0);
+			w[words - 1] = snapshot_pattern(seed, i, words - 1);
 			expected++;
 		}
 	}
@@ -1889,7 +1870,7 @@ static bool vma_flag_case(struct __test_metadata *_metadata,
 
 	p = map_isolated(_metadata, nr, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | map_flags, -1, 0);
-	pattern_fill(p, nr, seed, 0);
+	snapshot_pattern_fill(p, nr, seed, 0);
 	if (advice >= 0 && madvise(p, nr * psz, advice)) {
 		ASSERT_EQ(EINVAL, errno)
 			TH_LOG("madvise(%d): %s", advice, strerror(errno));
@@ -2226,7 +2207,7 @@ TEST_F(capture, working_set)
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (madvise(p, nr * psz, MADV_NOHUGEPAGE))
 		ASSERT_EQ(EINVAL, errno);
-	pattern_fill(p, nr, seed, 0);
+	snapshot_pattern_fill(p, nr, seed, 0);
 	err = snapshot_write_text("/proc/self/clear_refs", "1");
 	if (err == -ENOENT)
 		SKIP(return, "no /proc/self/clear_refs (CONFIG_PROC_PAGE_MONITOR)");
@@ -2303,7 +2284,7 @@ TEST_F(capture, twice_same_data)
 
 	p = map_isolated(_metadata, nr, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	pattern_fill(p, nr, seed, 0);
+	snapshot_pattern_fill(p, nr, seed, 0);
 	fd2 = new_file(_metadata, self, "image2", 0, 0, &path);
 
 	capture_self(_metadata, self, 0, &img1);
@@ -2343,7 +2324,7 @@ TEST_F(capture, recapture_truncates)
 
 	p = map_isolated(_metadata, nr, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	pattern_fill(p, nr, REGION_SEED + 7, 0);
+	snapshot_pattern_fill(p, nr, REGION_SEED + 7, 0);
 	capture_self(_metadata, self, 0, &img);
 	size1 = img.hdr.image_size;
 	image_free(&img);
@@ -3560,7 +3541,7 @@ TEST_F(capture, err_enospc)
 	p = map_isolated(_metadata, nr, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	for (i = 0; i < nr; i++)
-		*(__u64 *)(p + i * psz) = pattern(REGION_SEED + 8, i, 0);
+		*(__u64 *)(p + i * psz) = snapshot_pattern(REGION_SEED + 8, i, 0);
 
 	ret = capture_into(fd, 0, &r);
 	expect_error(_metadata, ret, ENOSPC, &r, "image on a full tmpfs");

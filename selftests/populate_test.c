@@ -120,26 +120,6 @@ FIXTURE(populate) {
  * Files and patterns.
  */
 
-static __u64 pattern(__u64 seed, unsigned long page, unsigned long word)
-{
-	if (!seed)
-		return 0;
-	return seed << 40 | (__u64)page << 12 | word;
-}
-
-/* Write pages @first... of the pattern of @seed to the @nr pages at @p. */
-static void pattern_fill(void *p, unsigned long nr, __u64 seed,
-			 unsigned long first)
-{
-	const unsigned long words = psz / sizeof(__u64);
-	__u64 *w = p;
-	unsigned long i, j;
-
-	for (i = 0; i < nr; i++)
-		for (j = 0; j < words; j++)
-			*w++ = pattern(seed, first + i, j);
-}
-
 struct mismatch {
 	unsigned long page;	/* in the range checked */
 	unsigned long word;	/* in that page */
@@ -160,12 +140,12 @@ static bool range_check(const void *p, unsigned long nr, __u64 seed,
 
 	for (i = 0; i < nr; i++) {
 		for (j = 0; j < words; j++, w++) {
-			if (*w == pattern(seed, first + i, j))
+			if (*w == snapshot_pattern(seed, first + i, j))
 				continue;
 			m->page = i;
 			m->word = j;
 			m->seen = *w;
-			m->expected = pattern(seed, first + i, j);
+			m->expected = snapshot_pattern(seed, first + i, j);
 			return false;
 		}
 	}
@@ -210,7 +190,7 @@ static int file_create(struct __test_metadata *_metadata,
 		err = -errno;
 	for (done = 0; !err && done < nr; done += n) {
 		n = nr - done < chunk ? nr - done : chunk;
-		pattern_fill(buf, n, seed, done);
+		snapshot_pattern_fill(buf, n, seed, done);
 		err = snapshot_write_all(fd, buf, n * psz, done * psz);
 	}
 	if (buf != MAP_FAILED)
@@ -647,7 +627,7 @@ static char *anon_map(struct __test_metadata *_metadata, unsigned long nr,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
-	pattern_fill(p, nr, seed, 0);
+	snapshot_pattern_fill(p, nr, seed, 0);
 	return p;
 }
 
@@ -819,7 +799,7 @@ static int cow_child(char *map, unsigned long nr, __u64 seed,
 
 	if (!range_check(map, nr, seed, first, &m))
 		return 1;
-	pattern_fill(map + 3 * psz, 1, CHILD_SEED, 3);
+	snapshot_pattern_fill(map + 3 * psz, 1, CHILD_SEED, 3);
 	if (!range_check(map + 3 * psz, 1, CHILD_SEED, 3, &m))
 		return 2;
 	return 0;
@@ -1908,7 +1888,7 @@ static void *churn_fn(void *arg)
 			return churn_end(c, "mmap", errno);
 		if (p != c->addr)
 			return churn_end(c, "mmap elsewhere", EEXIST);
-		pattern_fill(p, c->nr, CHURN_SEED, c->loops);
+		snapshot_pattern_fill(p, c->nr, CHURN_SEED, c->loops);
 		if (mprotect(p + psz, psz, PROT_READ))
 			return churn_end(c, "mprotect to split", errno);
 		if (mprotect(p, len, PROT_READ | PROT_WRITE))
@@ -2078,7 +2058,7 @@ TEST_F(populate, fill_file)
 			 __ATOMIC_RELAXED);
 	ASSERT_EQ((ssize_t)sizeof(word),
 		  pread(lib, &word, sizeof(word), 4 * psz));
-	EXPECT_EQ(pattern(LIB_SEED, 4, 0), word)
+	EXPECT_EQ(snapshot_pattern(LIB_SEED, 4, 0), word)
 		TH_LOG("writing the filled page wrote the file");
 	word = __atomic_load_n((__u64 *)(map + 4 * psz), __ATOMIC_RELAXED);
 	ASSERT_EQ(0x5ca1ab1eULL, word) TH_LOG("the write to page 4 is lost");
@@ -2097,7 +2077,7 @@ TEST_F(populate, fill_shared)
 	map = mmap(NULL, nr * psz, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, map);
-	pattern_fill(map, nr, OLD_SEED, 0);
+	snapshot_pattern_fill(map, nr, OLD_SEED, 0);
 	args = fill_args(self, map, &ext, 1, nr * psz);
 	populate_fails(_metadata, &args, EINVAL, "MAP_SHARED anonymous");
 	check_range(_metadata, "MAP_SHARED anonymous", map, nr, OLD_SEED, 0);
@@ -2482,7 +2462,7 @@ TEST_F(populate, share_cache)
 		    PAGE_OTHER);
 	ASSERT_EQ((ssize_t)sizeof(word),
 		  pread(self->fd, &word, sizeof(word), 1103 * psz));
-	EXPECT_EQ(pattern(self->seed, 1103, 0), word)
+	EXPECT_EQ(snapshot_pattern(self->seed, 1103, 0), word)
 		TH_LOG("writing the mapping wrote the image");
 
 	ASSERT_EQ(0, close(self->fd));
@@ -2545,7 +2525,7 @@ TEST_F(populate, share_cache_sharing)
 		if (page_frames(map, nr, res->pfn))
 			_exit(2);
 		res->contents_ok = range_check(map, nr, self->seed, 1200, &m);
-		pattern_fill(map + 2 * psz, 1, CHILD_SEED, 2);
+		snapshot_pattern_fill(map + 2 * psz, 1, CHILD_SEED, 2);
 		if (page_frames(map + 2 * psz, 1, &res->written_pfn))
 			_exit(2);
 		_exit(range_check(map + 2 * psz, 1, CHILD_SEED, 2, &m) ? 0 : 3);
@@ -2663,7 +2643,7 @@ TEST_F(populate, share_cache_dontneed)
 
 	ext[1].flags = MMAP_POPULATE_EXTENT_WRITTEN;
 	map = populate_ok(_metadata, &args);
-	pattern_fill(map, nr, CHILD_SEED, 0);
+	snapshot_pattern_fill(map, nr, CHILD_SEED, 0);
 	ASSERT_EQ(0, madvise(map, nr * psz, MADV_DONTNEED));
 	check_range(_metadata, "shared, after MADV_DONTNEED", map, 4,
 		    self->seed, 1300);
@@ -2684,7 +2664,7 @@ TEST_F(populate, share_cache_memfd)
 	fd = memfd_create("populate_test", MFD_CLOEXEC);
 	ASSERT_LE(0, fd) TH_LOG("memfd_create: %s", strerror(errno));
 	buf = anon_map(_metadata, nr + 5, 0);
-	pattern_fill(buf, nr + 5, self->seed, 0);
+	snapshot_pattern_fill(buf, nr + 5, self->seed, 0);
 	ASSERT_EQ(0, snapshot_write_all(fd, buf, (nr + 5) * psz, 0));
 	ASSERT_EQ(0, munmap(buf, (nr + 5) * psz));
 
@@ -2693,7 +2673,7 @@ TEST_F(populate, share_cache_memfd)
 	map = populate_ok(_metadata, &args);
 	check_pages(_metadata, "on return", map, nr, PAGE_OTHER);
 	check_range(_metadata, "contents", map, nr, self->seed, 5);
-	pattern_fill(map, 1, CHILD_SEED, 0);
+	snapshot_pattern_fill(map, 1, CHILD_SEED, 0);
 	check_pages(_metadata, "page 0, written", map, 1, PAGE_ANON);
 	ASSERT_EQ(0, close(fd));
 	check_range(_metadata, "pages 1-31, memfd closed", map + psz, nr - 1,

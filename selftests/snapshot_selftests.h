@@ -164,4 +164,29 @@ static inline int snapshot_read_text(const char *path, char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * Page contents the tests recognise: word @word of page @page of the
+ * pattern of @seed. Seed 0 is all zeroes.
+ */
+static inline __u64 snapshot_pattern(__u64 seed, unsigned long page,
+				     unsigned long word)
+{
+	if (!seed)
+		return 0;
+	return seed << 40 | (__u64)page << 12 | word;
+}
+
+/* Write pages @first... of the pattern of @seed to the @nr pages at @p. */
+static inline void snapshot_pattern_fill(void *p, unsigned long nr,
+					 __u64 seed, unsigned long first)
+{
+	const unsigned long words = getpagesize() / sizeof(__u64);
+	__u64 *w = p;
+	unsigned long i, j;
+
+	for (i = 0; i < nr; i++)
+		for (j = 0; j < words; j++)
+			*w++ = snapshot_pattern(seed, first + i, j);
+}
+
 #endif /* __SNAPSHOT_SELFTESTS_H */
