@@ -1558,8 +1558,10 @@ TEST_F(capture, mapping_matrix)
 					      SNAPSHOT_VMA_ANON), v->kind)
 			TH_LOG("%s: kind %u, file \"%s\"", m->name, v->kind,
 			       f ? image_str(&img, f->path) : "(none)");
+		/* Mapped writable: private memory is committed. */
 		EXPECT_EQ(SNAPSHOT_VMA_MAYWRITE |
-			  (m->shared ? SNAPSHOT_VMA_SHARED : 0), v->flags)
+			  (m->shared ? SNAPSHOT_VMA_SHARED :
+				       SNAPSHOT_VMA_ACCOUNT), v->flags)
 			TH_LOG("%s: flags %#llx", m->name,
 			       (unsigned long long)v->flags);
 		me = maps_at((uintptr_t)m->addr);
@@ -1851,7 +1853,8 @@ TEST_F_TIMEOUT(capture, large_sparse, 300)
 
 /*
  * VMA flags: one isolated 4-page mapping with one property; its VMA has
- * that flag, SNAPSHOT_VMA_MAYWRITE, and no other.
+ * that flag, SNAPSHOT_VMA_MAYWRITE, SNAPSHOT_VMA_ACCOUNT (it is private and
+ * writable) unless the property is MAP_NORESERVE, and no other.
  */
 
 enum { LOCK_NONE, LOCK_MLOCK, LOCK_ONFAULT };
@@ -1865,6 +1868,7 @@ static bool vma_flag_case(struct __test_metadata *_metadata,
 	const __u64 seed = REGION_SEED + 4;
 	const struct snapshot_image_vma *v;
 	struct image img;
+	__u64 expect;
 	unsigned long i;
 	char *p;
 
@@ -1892,10 +1896,13 @@ static bool vma_flag_case(struct __test_metadata *_metadata,
 	ASSERT_EQ((__u64)(uintptr_t)p + nr * psz, v->end);
 	EXPECT_EQ((__u32)SNAPSHOT_VMA_ANON, v->kind);
 	EXPECT_EQ((__u32)(PROT_READ | PROT_WRITE), v->prot);
-	EXPECT_EQ(flag | SNAPSHOT_VMA_MAYWRITE, v->flags)
+	expect = flag | SNAPSHOT_VMA_MAYWRITE;
+	if (flag != SNAPSHOT_VMA_NORESERVE)
+		expect |= SNAPSHOT_VMA_ACCOUNT;
+	EXPECT_EQ(expect, v->flags)
 		TH_LOG("flags %#llx, expected %#llx",
 		       (unsigned long long)v->flags,
-		       (unsigned long long)(flag | SNAPSHOT_VMA_MAYWRITE));
+		       (unsigned long long)expect);
 	for (i = 0; i < nr; i++)
 		check_page(_metadata, &img, "flagged mapping",
 			   (uintptr_t)p + i * psz, true, seed, i);

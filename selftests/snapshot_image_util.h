@@ -63,7 +63,7 @@ static_assert(sizeof(struct snapshot_image_rlimit) ==
 #define NR_SIGNALS	64	/* _NSIG on x86_64 */
 #define NR_RLIMITS	16	/* RLIM_NLIMITS */
 #define NR_TYPES	(SNAPSHOT_SECTION_STRINGS + 1)
-#define VMA_FLAGS_ALL	((SNAPSHOT_VMA_MAYWRITE << 1) - 1)
+#define VMA_FLAGS_ALL	((SNAPSHOT_VMA_ACCOUNT << 1) - 1)
 
 /* The page size: offsets and lengths in an image are multiples of it. */
 static inline unsigned long image_page_size(void)
