@@ -10,8 +10,9 @@
  *
  * The system call numbers of this interface collide with unrelated calls on
  * kernels that do not carry the Spice patches, so the wrappers,
- * spice_populate() and the capture functions only enter the kernel after
- * /sys/kernel/snapshot/version has shown that it implements the interface.
+ * spice_populate(), the capture and the restore functions only enter the
+ * kernel after /sys/kernel/snapshot/version has shown that it implements
+ * the interface.
  * The discovery functions read that directory and nothing more; the image
  * reader reads the image it is given and nothing else.
  */
@@ -29,7 +30,7 @@ extern "C" {
 #endif
 
 #define SPICE_VERSION_MAJOR	0
-#define SPICE_VERSION_MINOR	3
+#define SPICE_VERSION_MINOR	4
 
 /* The system call a spice_kernel_flags() query is about. */
 enum spice_call {
@@ -208,6 +209,119 @@ int spice_capture_self(int image_fd, uint64_t flags,
  */
 int spice_capture_pid(pid_t pid, int image_fd, uint64_t flags,
 		      struct snapshot_reason *reason);
+
+/*
+ * Restore (since 0.4)
+ *
+ * snapshot_restore() replaces the calling process with the process in an
+ * image, the way execve(2) replaces it with a program: on success the call
+ * does not return, and the process -- same pid, same parent, same
+ * credentials -- goes on as the captured one from where it was captured (an
+ * image a process took of itself with spice_capture_self() resumes as a
+ * return from that call with SPICE_RESUMED).
+ *
+ * The restored process's file descriptors are not the caller's: the
+ * image's regular files are reopened by path (-ESTALE if one is not the
+ * file that was captured); its descriptors 0, 1 and 2 are the caller's
+ * descriptors of the same numbers, whatever the captured process had there
+ * (none where the caller has none); each entry of the fd map installs a
+ * descriptor of the caller at a number of the restored process, in place
+ * of whatever the image has there. No other descriptor of the caller is
+ * kept, close-on-exec or not.
+ *
+ * The caller must be single-threaded (-EBUSY otherwise): a program with
+ * threads restores in a child, as spice_spawn() does.
+ */
+
+/* Flags of spice_restore() and spice_spawn(). */
+/* Share the image's page cache for private memory, copied on write. */
+#define SPICE_RESTORE_SHARE_CACHE	SNAPSHOT_RESTORE_SHARE_CACHE
+/* Read the pages outside the working set on first touch, not up front. */
+#define SPICE_RESTORE_LAZY		SNAPSHOT_RESTORE_LAZY
+
+/* The largest number of fd map entries; more is -E2BIG. */
+#define SPICE_RESTORE_MAX_FD_MAP	SNAPSHOT_RESTORE_MAX_FD_MAP
+
+/*
+ * struct spice_fd_map - a descriptor of the caller for the restored process
+ * @image_fd:  its number in the restored process
+ * @caller_fd: the caller's descriptor installed there
+ *
+ * The layout of the kernel's struct snapshot_fd_map. The descriptor is
+ * installed without FD_CLOEXEC, whatever its flag in the image.
+ */
+struct spice_fd_map {
+	int image_fd;
+	int caller_fd;
+};
+
+/*
+ * spice_restore - replace the calling process with the process in an image
+ * @image_fd: the image, open for reading
+ * @flags:    0, SPICE_RESTORE_SHARE_CACHE, SPICE_RESTORE_LAZY, or both
+ * @map:      @nr_map descriptors to install; may be NULL if @nr_map is 0
+ * @nr_map:   number of entries at @map, at most SPICE_RESTORE_MAX_FD_MAP
+ *
+ * Issues snapshot_restore() through spice_sys_snapshot_restore(), so it
+ * returns -ENOSYS without entering the kernel where the interface is
+ * missing. Does not return on success (see "Restore" above).
+ *
+ * The arguments are checked first, in the kernel's order, and the system
+ * call is not issued if one of these checks fails; each gives the error the
+ * kernel would: -EINVAL for unknown flags, a NULL @map with a nonzero
+ * @nr_map, a negative @image_fd in an entry or the @image_fd of an earlier
+ * entry; -E2BIG for more than SPICE_RESTORE_MAX_FD_MAP entries; -EBADF for
+ * a negative @caller_fd or @image_fd. @map must point to @nr_map readable
+ * entries. The kernel checks the caller's threads (-EBUSY) before the fd
+ * map, and whether the descriptors are open after it.
+ *
+ * Returns only on failure, with a negative errno: one of the above, a
+ * spice_sys_snapshot_restore() error, or the system call's, with the caller
+ * untouched: -EBUSY (other threads), -EBADF (@image_fd not open for
+ * reading, a @caller_fd not open), -EINVAL (not a regular file, a
+ * malformed image), -ENOEXEC (not an image), -EBADMSG (a checksum),
+ * -EOPNOTSUPP (an image or a flag this kernel cannot restore: version,
+ * architecture, vDSO layout, XSAVE features), -ESTALE (a file the image
+ * refers to has changed), -EPERM (resource limits above the caller's), an
+ * error of open(2) for a file the image refers to, -ENOMEM. -EPROTO if the
+ * call returned without an error. errno is left alone.
+ */
+int spice_restore(int image_fd, uint64_t flags,
+		  const struct spice_fd_map *map, unsigned int nr_map);
+
+/*
+ * spice_spawn - start a new process restored from an image
+ * @image_fd: the image, open for reading
+ * @flags:    as for spice_restore()
+ * @map:      as for spice_restore(): descriptors of the caller to install
+ * @nr_map:   as for spice_restore()
+ *
+ * Forks a child that calls snapshot_restore(), the way posix_spawn(3)
+ * forks one that calls execve(2), and tells the caller synchronously
+ * whether the restore succeeded: the child reports a failure through a
+ * close-on-exec pipe (whose write end the restore closes on success, with
+ * the rest of the file table) and exits with status 127; the caller reaps
+ * it and returns the error, leaving no child behind. The child blocks
+ * every signal until the restore sets the image's mask, so that no signal
+ * handler of the caller runs in it. The caller may have threads (but a
+ * child another thread forks meanwhile, and that neither execs nor
+ * restores, inherits the pipe, and a successful spice_spawn() returns only
+ * once that child has exited).
+ *
+ * The arguments are checked first, as by spice_restore(), and then that
+ * @image_fd and every @caller_fd are open (-EBADF otherwise), and that the
+ * kernel implements the interface (-ENOSYS otherwise), before anything
+ * else is done: no child is started when a check fails.
+ *
+ * Returns the pid of the child, the restored process, which is the
+ * caller's child to wait for (its exit status is the restored process's;
+ * if it dies before the restore is done -- SIGKILL -- the caller sees
+ * that instead), or a negative errno: one of the above, an error of
+ * pipe2(2) or fork(2), one spice_restore() returns in the child, or
+ * -EPROTO for a report that makes no sense. errno is left alone.
+ */
+pid_t spice_spawn(int image_fd, uint64_t flags,
+		  const struct spice_fd_map *map, unsigned int nr_map);
 
 /*
  * Image reader (since 0.3)

@@ -39,6 +39,14 @@ long spice__sys_mmap_populate_image_at(const char *dir,
 				       struct mmap_populate_args *args,
 				       size_t size);
 
+/*
+ * snapshot_restore() without the check of the interface, for a child whose
+ * parent made it: only async-signal-safe calls. Returns what the call
+ * returned, or -errno; errno is not restored.
+ */
+long spice__sys_snapshot_restore_raw(struct snapshot_restore_args *args,
+				     size_t size);
+
 int spice__populate_at(const char *dir, int fd,
 		       const struct mmap_populate_extent *extents,
 		       uint32_t nr_extents, void *addr, size_t len, int prot,
@@ -61,6 +69,12 @@ int spice__capture_self_at(const char *dir, int image_fd, uint64_t flags,
 			   struct snapshot_reason *reason);
 int spice__capture_pid_at(const char *dir, pid_t pid, int image_fd,
 			  uint64_t flags, struct snapshot_reason *reason);
+
+/* spice_restore() and spice_spawn() with the sysfs directory. */
+int spice__restore_at(const char *dir, int image_fd, uint64_t flags,
+		      const struct spice_fd_map *map, unsigned int nr_map);
+pid_t spice__spawn_at(const char *dir, int image_fd, uint64_t flags,
+		      const struct spice_fd_map *map, unsigned int nr_map);
 
 /*
  * CRC32C, zlib style: pass 0 to start and the previous result to go on, so

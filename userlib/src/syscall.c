@@ -75,6 +75,14 @@ long spice__sys_mmap_populate_image_at(const char *dir,
 	return spice_syscall(dir, __NR_mmap_populate_image, args, size);
 }
 
+long spice__sys_snapshot_restore_raw(struct snapshot_restore_args *args,
+				     size_t size)
+{
+	long ret = syscall(__NR_snapshot_restore, args, size);
+
+	return ret == -1 ? -errno : ret;
+}
+
 SPICE_EXPORT long spice_sys_snapshot_capture(struct snapshot_capture_args *args,
 					     size_t size)
 {

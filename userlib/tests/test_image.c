@@ -1094,7 +1094,7 @@ SPEC(s_vma_high, s->vmas[6].end = 0x7ffffffff000 + PG;
      s->vmas[6].start = 0x7ffffffff000)
 SPEC(s_vma_prot, s->vmas[2].prot |= 8)
 SPEC(s_vma_kind, s->vmas[2].kind = 5)
-SPEC(s_vma_flags, s->vmas[2].flags |= SNAPSHOT_VMA_MAYWRITE << 1)
+SPEC(s_vma_flags, s->vmas[2].flags |= SNAPSHOT_VMA_ACCOUNT << 1)
 SPEC(s_vma_file_index, s->vmas[0].file = 3)
 SPEC(s_vma_file_none, s->vmas[0].file = SNAPSHOT_IMAGE_NONE)
 SPEC(s_vma_pgoff, s->vmas[0].pgoff = 0x800)
@@ -1311,7 +1311,7 @@ static const struct change changes[] = {
 	    "vma 2: unknown prot bits 0x8"),
 	BAD("VMA kind", s_vma_kind, NULL, -EINVAL, VMA, "vma 2: unknown kind 5"),
 	BAD("VMA flags", s_vma_flags, NULL, -EINVAL, VMA,
-	    "vma 2: unknown flags 0x4000"),
+	    "vma 2: unknown flags 0x8000"),
 	BAD("VMA file index out of range", s_vma_file_index, NULL, -EINVAL,
 	    VMA, "vma 0: file index 3 out of range (3 files)"),
 	BAD("file VMA without a file", s_vma_file_none, NULL, -EINVAL, VMA,

@@ -4,9 +4,11 @@
  *   test_spice [TAP-file]
  *
  * The sysfs parsing is tested on fake directories under a temporary
- * directory. The raw wrappers and spice_populate() are tested in forked
- * children under seccomp filters, which prove whether the Spice system calls
- * were issued and with which arguments.
+ * directory. The raw wrappers, spice_populate(), the capture and the
+ * restore functions are tested in forked children under seccomp filters,
+ * which prove whether the Spice system calls were issued and with which
+ * arguments; spice_spawn()'s child is looked at, while it waits in
+ * syscall 464, by a thread that a user-notification filter tells of it.
  */
 #include <check.h>
 #include <errno.h>
@@ -18,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -655,6 +660,13 @@ END_TEST
 #define CHILD_BAD_PIDFD		8
 #define CHILD_PIDFD_LEAKED	9
 #define CHILD_BAD_REASON	10
+/* ... and of the spice_spawn() ones. */
+#define CHILD_MASK_CHANGED	11
+#define CHILD_FD_LEAKED		12
+#define CHILD_ZOMBIE		13
+#define CHILD_NOT_RESTORED	14
+/* The supervisor of test_spawn_child_state found fault: NOTIF_BAD_*. */
+#define CHILD_NOTIF_BASE	15	/* to 18 */
 /* spice_populate() returned -e: the child exits with CHILD_ERRNO_BASE + e. */
 #define CHILD_ERRNO_BASE	64
 
@@ -895,6 +907,22 @@ static const char *describe_exit(int code, char *buf, size_t size)
 		return "the pidfd was left open";
 	case CHILD_BAD_REASON:
 		return "the reason did not reach the caller";
+	case CHILD_MASK_CHANGED:
+		return "the caller's signal mask changed";
+	case CHILD_FD_LEAKED:
+		return "a descriptor was left open, or one closed";
+	case CHILD_ZOMBIE:
+		return "a child was left behind";
+	case CHILD_NOT_RESTORED:
+		return "the child did not die in syscall 464";
+	case CHILD_NOTIF_BASE:
+		return "the child's restore arguments are wrong";
+	case CHILD_NOTIF_BASE + 1:
+		return "the child's fd map is not the caller's";
+	case CHILD_NOTIF_BASE + 2:
+		return "the child does not block every signal";
+	case CHILD_NOTIF_BASE + 3:
+		return "the child's descriptors 0-2 are not the caller's";
 	}
 	if (code >= CHILD_ERRNO_BASE)
 		snprintf(buf, size, "-%d (%s)", code - CHILD_ERRNO_BASE,
@@ -905,7 +933,8 @@ static const char *describe_exit(int code, char *buf, size_t size)
 }
 
 /*
- * Assert that the child exited (was not killed for issuing syscall 465)
+ * Assert that the child exited (was not killed for issuing a system call
+ * its seccomp filter forbids: syscall 465, or 464, or fork)
  * with @want: CHILD_OK, or populate_exit_code() of the expected result.
  */
 static void assert_populate_exit(int status, int want, const char *name,
@@ -915,9 +944,8 @@ static void assert_populate_exit(int status, int want, const char *name,
 	int code;
 
 	ck_assert_msg(!WIFSIGNALED(status),
-		      "%s (%s): child killed by signal %d (syscall %d was issued)",
-		      name, how, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-		      NR_POPULATE);
+		      "%s (%s): child killed by signal %d (a system call its filter forbids was issued)",
+		      name, how, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 	ck_assert_msg(WIFEXITED(status), "%s (%s): child did not exit", name,
 		      how);
 	code = WEXITSTATUS(status);
@@ -1542,6 +1570,875 @@ START_TEST(test_capture_no_process)
 }
 END_TEST
 
+/* ---- spice_restore, spice_spawn ------------------------------------------ */
+
+#define NR_CLONE	56
+#define NR_FORK		57
+#define NR_VFORK	58
+#define NR_CLONE3	435
+
+/* Kill the process on the three calls and on every way to fork. */
+static int install_nofork_kill_filter(void)
+{
+	struct sock_filter insns[] = {
+		/*  0 */ LD_DATA(arch),
+		/*  1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 9),
+		/*  2 */ LD_DATA(nr),
+		/*  3 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x40000000, 7, 0),
+		/*  4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_CAPTURE, 6, 0),
+		/*  5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_RESTORE, 5, 0),
+		/*  6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_POPULATE, 4, 0),
+		/*  7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_CLONE, 3, 0),
+		/*  8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_FORK, 2, 0),
+		/*  9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_VFORK, 1, 0),
+		/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_CLONE3, 0, 1),
+		/* 11 */ RET(SECCOMP_RET_KILL_PROCESS),
+		/* 12 */ RET(SECCOMP_RET_ALLOW),
+	};
+
+	return load_filter(insns, sizeof(insns) / sizeof(insns[0]));
+}
+
+/*
+ * Syscall 464 with the size of the version 0 structure gets @action (an
+ * errno, or the process killed), with any other size ERRNO_BAD_ARGS; 463
+ * and 465 kill the process. Inherited by the children spice_spawn() forks.
+ */
+static int install_restore_filter(uint32_t action)
+{
+	struct sock_filter insns[] = {
+		/*  0 */ LD_DATA(arch),
+		/*  1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 10),
+		/*  2 */ LD_DATA(nr),
+		/*  3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_RESTORE, 2, 0),
+		/*  4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_CAPTURE, 7, 0),
+		/*  5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_POPULATE, 6, 7),
+		/*  6 */ LD_ARG(1, 0),
+		/*  7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+				  SNAPSHOT_RESTORE_ARGS_SIZE_VER0, 0, 3),
+		/*  8 */ LD_ARG(1, 1),
+		/*  9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
+		/* 10 */ RET(action),
+		/* 11 */ RET(SECCOMP_RET_ERRNO | ERRNO_BAD_ARGS),
+		/* 12 */ RET(SECCOMP_RET_KILL_PROCESS),
+		/* 13 */ RET(SECCOMP_RET_ALLOW),
+	};
+
+	return load_filter(insns, sizeof(insns) / sizeof(insns[0]));
+}
+
+/* The number of open descriptors below 1024. */
+static int count_fds(void)
+{
+	int fd, n = 0;
+
+	for (fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/* Descriptors 0, 1 and 2 open, on /dev/null where they were not. */
+static int open_stdio(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 &&
+		    open("/dev/null", O_RDWR) != fd)
+			return -1;
+	return 0;
+}
+
+/* Whether the process has a child, zombie or not. */
+static int has_child(void)
+{
+	return waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD;
+}
+
+static const struct spice_fd_map map_good[] = {
+	{ .image_fd = 3, .caller_fd = 0 },
+	{ .image_fd = 0, .caller_fd = 1 },
+	{ .image_fd = 1000, .caller_fd = 2 },
+};
+static const struct spice_fd_map map_neg_image[] = {
+	{ .image_fd = 3, .caller_fd = 0 },
+	{ .image_fd = -1, .caller_fd = 1 },
+};
+static const struct spice_fd_map map_min_image[] = {
+	{ .image_fd = INT_MIN, .caller_fd = 0 },
+};
+static const struct spice_fd_map map_dup[] = {
+	{ .image_fd = 3, .caller_fd = 0 },
+	{ .image_fd = 4, .caller_fd = 1 },
+	{ .image_fd = 3, .caller_fd = 2 },
+};
+static const struct spice_fd_map map_neg_caller[] = {
+	{ .image_fd = 3, .caller_fd = 0 },
+	{ .image_fd = 4, .caller_fd = -1 },
+};
+static const struct spice_fd_map map_min_caller[] = {
+	{ .image_fd = 3, .caller_fd = INT_MIN },
+};
+/* The kernel checks every image fd before any caller fd. */
+static const struct spice_fd_map map_neg_caller_then_dup[] = {
+	{ .image_fd = 3, .caller_fd = -1 },
+	{ .image_fd = 3, .caller_fd = 0 },
+};
+static const struct spice_fd_map map_neg_caller_then_neg_image[] = {
+	{ .image_fd = 3, .caller_fd = -1 },
+	{ .image_fd = -3, .caller_fd = 0 },
+};
+
+#define N_MAP(a)	((unsigned int)(sizeof(a) / sizeof((a)[0])))
+#define WITH_MAP(a)	.map = a, .nr_map = N_MAP(a)
+#define SC		SPICE_RESTORE_SHARE_CACHE
+#define LAZY		SPICE_RESTORE_LAZY
+
+struct restore_case {
+	const char *name;
+	int image_fd;
+	uint64_t flags;
+	const struct spice_fd_map *map;
+	unsigned int nr_map;
+	int want;		/* negative errno */
+};
+
+/*
+ * Valid arguments, each case changing some: image fd 0, the caller fds of
+ * map_good 0, 1 and 2 (the spice_spawn() children make sure that they are
+ * open).
+ */
+#define RCASE(desc, err, ...)						\
+	{ .name = desc, .image_fd = 0, .flags = 0, .map = map_good,	\
+	  .nr_map = N_MAP(map_good), .want = err, __VA_ARGS__ }
+
+OVERRIDE_INIT_BEGIN
+
+/* Arguments the kernel would reject: no system call, no child. */
+static const struct restore_case restore_reject[] = {
+	RCASE("unknown flag 1 << 2", -EINVAL, .flags = 1ULL << 2),
+	RCASE("unknown flag 1 << 63", -EINVAL, .flags = 1ULL << 63),
+	RCASE("SHARE_CACHE | LAZY | 1 << 5", -EINVAL,
+	      .flags = SC | LAZY | 1ULL << 5),
+	RCASE("nr_map MAX + 1", -E2BIG, .map = NULL,
+	      .nr_map = SPICE_RESTORE_MAX_FD_MAP + 1),
+	RCASE("nr_map UINT_MAX", -E2BIG, .nr_map = UINT_MAX),
+	RCASE("map NULL, nr_map 1", -EINVAL, .map = NULL, .nr_map = 1),
+	RCASE("map NULL, nr_map MAX", -EINVAL, .map = NULL,
+	      .nr_map = SPICE_RESTORE_MAX_FD_MAP),
+	RCASE("map: image_fd -1", -EINVAL, WITH_MAP(map_neg_image)),
+	RCASE("map: image_fd INT_MIN", -EINVAL, WITH_MAP(map_min_image)),
+	RCASE("map: an image_fd twice", -EINVAL, WITH_MAP(map_dup)),
+	RCASE("map: caller_fd -1", -EBADF, WITH_MAP(map_neg_caller)),
+	RCASE("map: caller_fd INT_MIN", -EBADF, WITH_MAP(map_min_caller)),
+	RCASE("image_fd -1", -EBADF, .image_fd = -1),
+	RCASE("image_fd INT_MIN", -EBADF, .image_fd = INT_MIN, .map = NULL,
+	      .nr_map = 0),
+	/* Several errors: the one the kernel finds first. */
+	RCASE("bad flags and too many entries", -EINVAL, .flags = 1ULL << 2,
+	      .nr_map = SPICE_RESTORE_MAX_FD_MAP + 1),
+	RCASE("too many entries and map NULL", -E2BIG, .map = NULL,
+	      .nr_map = SPICE_RESTORE_MAX_FD_MAP + 1),
+	RCASE("bad flags and image_fd -1", -EINVAL, .flags = 1ULL << 40,
+	      .image_fd = -1),
+	RCASE("map NULL and image_fd -1", -EINVAL, .map = NULL, .nr_map = 2,
+	      .image_fd = -1),
+	RCASE("map: caller_fd -1, then an image_fd twice", -EINVAL,
+	      WITH_MAP(map_neg_caller_then_dup)),
+	RCASE("map: caller_fd -1, then image_fd -3", -EINVAL,
+	      WITH_MAP(map_neg_caller_then_neg_image)),
+	RCASE("map: image_fd twice and image_fd -1", -EINVAL,
+	      WITH_MAP(map_dup), .image_fd = -1),
+};
+
+/* Arguments that pass the checks: they reach the interface check. */
+static const struct restore_case restore_accept[] = {
+	RCASE("a map of 3", 0),
+	RCASE("no map", 0, .map = NULL, .nr_map = 0),
+	RCASE("a map, nr_map 0", 0, .nr_map = 0),
+	RCASE("SHARE_CACHE", 0, .flags = SC),
+	RCASE("LAZY", 0, .flags = LAZY, .image_fd = 2),
+	RCASE("SHARE_CACHE | LAZY", 0, .flags = SC | LAZY, .nr_map = 1),
+};
+
+OVERRIDE_INIT_END
+
+static int call_restore(const struct restore_case *c, const char *dir,
+			int spawn)
+{
+	if (spawn)
+		return dir ? spice__spawn_at(dir, c->image_fd, c->flags,
+					     c->map, c->nr_map) :
+			     spice_spawn(c->image_fd, c->flags, c->map,
+					 c->nr_map);
+	return dir ? spice__restore_at(dir, c->image_fd, c->flags, c->map,
+				       c->nr_map) :
+		     spice_restore(c->image_fd, c->flags, c->map, c->nr_map);
+}
+
+struct restore_run {
+	const struct restore_case *c;
+	const char *dir;	/* NULL: the public functions */
+	int spawn;		/* spice_spawn(), else spice_restore() */
+	int want;
+};
+
+/*
+ * Call spice_restore() or spice_spawn() where the Spice system calls and
+ * forking kill the process.
+ */
+static int child_restore_checked(void *arg)
+{
+	const struct restore_run *r = arg;
+	int ret;
+
+	if (open_stdio() < 0)
+		return CHILD_WRONG_RESULT;
+	if (install_nofork_kill_filter() < 0)
+		return CHILD_NO_SECCOMP;
+	errno = EL2HLT;
+	ret = call_restore(r->c, r->dir, r->spawn);
+	if (errno != EL2HLT)
+		return CHILD_ERRNO_CHANGED;
+	return ret == r->want ? CHILD_OK : populate_exit_code(ret);
+}
+
+static void run_restore_checked(const struct restore_case *c, const char *dir,
+				int spawn, int want, const char *how)
+{
+	struct restore_run r = { .c = c, .dir = dir, .spawn = spawn,
+				 .want = want };
+	char what[256];
+
+	snprintf(what, sizeof(what), "%s: %s", spawn ? "spawn" : "restore",
+		 c->name);
+	assert_populate_exit(run_child(child_restore_checked, &r), CHILD_OK,
+			     what, how);
+}
+
+START_TEST(test_restore_reject)
+{
+	const struct restore_case *c = &restore_reject[_i];
+	char dir[PATH_MAX];
+
+	/* Advertised: a call past the checks would be issued, and die. */
+	FAKE_DIR(dir);
+	PUT_ATTR(dir, "version", "1\n");
+	run_restore_checked(c, dir, 0, c->want, "interface present");
+	run_restore_checked(c, dir, 1, c->want, "interface present");
+	run_restore_checked(c, NULL, 0, c->want, "spice_restore");
+	run_restore_checked(c, NULL, 1, c->want, "spice_spawn");
+}
+END_TEST
+
+START_TEST(test_restore_accept)
+{
+	const struct restore_case *c = &restore_accept[_i];
+	char dir[PATH_MAX];
+
+	FAKE_DIR(dir);
+	run_restore_checked(c, dir, 0, -ENOSYS, "interface absent");
+	run_restore_checked(c, dir, 1, -ENOSYS, "interface absent");
+	PUT_ATTR(dir, "version", "garbage\n");
+	run_restore_checked(c, dir, 0, -EPROTO, "version garbled");
+	run_restore_checked(c, dir, 1, -EPROTO, "version garbled");
+	if (!host_has_spice()) {
+		run_restore_checked(c, NULL, 0, -ENOSYS, "on this host");
+		run_restore_checked(c, NULL, 1, -ENOSYS, "on this host");
+	}
+}
+END_TEST
+
+/* The largest map passes; one entry more, or a duplicate at its end, not. */
+struct big_map_run {
+	const char *dir;
+	int spawn;
+};
+
+static int child_big_map(void *arg)
+{
+	const struct big_map_run *r = arg;
+	struct spice_fd_map *map;
+	struct restore_case c = { .name = "big", .image_fd = 0 };
+	unsigned int i;
+	int ret;
+
+	map = calloc(SPICE_RESTORE_MAX_FD_MAP + 1, sizeof(*map));
+	if (!map || open_stdio() < 0)
+		return CHILD_WRONG_RESULT;
+	for (i = 0; i <= SPICE_RESTORE_MAX_FD_MAP; i++) {
+		map[i].image_fd = (int)(SPICE_RESTORE_MAX_FD_MAP - i);
+		map[i].caller_fd = (int)(i % 3);
+	}
+	c.map = map;
+	if (install_nofork_kill_filter() < 0)
+		return CHILD_NO_SECCOMP;
+	c.nr_map = SPICE_RESTORE_MAX_FD_MAP;
+	ret = call_restore(&c, r->dir, r->spawn);
+	if (ret != -ENOSYS)
+		return populate_exit_code(ret);
+	c.nr_map = SPICE_RESTORE_MAX_FD_MAP + 1;
+	ret = call_restore(&c, r->dir, r->spawn);
+	if (ret != -E2BIG)
+		return populate_exit_code(ret);
+	c.nr_map = SPICE_RESTORE_MAX_FD_MAP;
+	map[SPICE_RESTORE_MAX_FD_MAP - 1].image_fd = 77;
+	ret = call_restore(&c, r->dir, r->spawn);
+	free(map);
+	return ret == -EINVAL ? CHILD_OK : populate_exit_code(ret);
+}
+
+START_TEST(test_restore_big_map)
+{
+	struct big_map_run r;
+	char dir[PATH_MAX];
+
+	FAKE_DIR(dir);
+	r.dir = dir;
+	r.spawn = 0;
+	assert_populate_exit(run_child(child_big_map, &r), CHILD_OK,
+			     "restore: 1024 entries, 1025, a duplicate last",
+			     "interface absent");
+	r.spawn = 1;
+	assert_populate_exit(run_child(child_big_map, &r), CHILD_OK,
+			     "spawn: 1024 entries, 1025, a duplicate last",
+			     "interface absent");
+}
+END_TEST
+
+/*
+ * Pass-through: syscall 464 traps to a handler that records the argument
+ * structure and the map it points to, and makes the call return what the
+ * case says.
+ */
+#define RST_MAP_MAX	4
+
+static struct snapshot_restore_args rst_seen;
+static struct snapshot_fd_map rst_map_seen[RST_MAP_MAX];
+static long rst_ret;
+static volatile sig_atomic_t rst_calls, rst_bad;
+
+static void restore_trap(int sig, siginfo_t *si, void *ctx)
+{
+	greg_t *regs = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+	const struct snapshot_restore_args *args =
+		(const void *)(uintptr_t)regs[REG_RDI];
+
+	(void)sig;
+	rst_calls++;
+	if (si->si_code != SI_SYS_SECCOMP || si->si_syscall != NR_RESTORE ||
+	    (uint64_t)regs[REG_RSI] != SNAPSHOT_RESTORE_ARGS_SIZE_VER0 ||
+	    !args) {
+		rst_bad = 1;
+	} else {
+		rst_seen = *args;
+		if (args->fd_map && args->nr_fd_map <= RST_MAP_MAX)
+			memcpy(rst_map_seen,
+			       (const void *)(uintptr_t)args->fd_map,
+			       args->nr_fd_map * sizeof(rst_map_seen[0]));
+	}
+	regs[REG_RAX] = rst_ret;
+}
+
+/* Trap syscall 464 and kill the process on the other two. */
+static int install_restore_trap_filter(void)
+{
+	struct sigaction sa;
+	struct sock_filter insns[] = {
+		/* 0 */ LD_DATA(arch),
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 5),
+		/* 2 */ LD_DATA(nr),
+		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_RESTORE, 4, 0),
+		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_CAPTURE, 2, 0),
+		/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_POPULATE, 1, 0),
+		/* 6 */ RET(SECCOMP_RET_ALLOW),
+		/* 7 */ RET(SECCOMP_RET_KILL_PROCESS),
+		/* 8 */ RET(SECCOMP_RET_TRAP),
+	};
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = restore_trap;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return -1;
+	return load_filter(insns, sizeof(insns) / sizeof(insns[0]));
+}
+
+struct restore_trap_case {
+	const char *name;
+	uint64_t flags;
+	const struct spice_fd_map *map;
+	unsigned int nr_map;
+	long kernel_ret;	/* what syscall 464 returns */
+	int want;
+};
+
+static const struct restore_trap_case restore_trap_cases[] = {
+	{ "no map, ESTALE", 0, NULL, 0, -ESTALE, -ESTALE },
+	{ "a map of 3, SHARE_CACHE | LAZY, EOPNOTSUPP", SC | LAZY, map_good,
+	  3, -EOPNOTSUPP, -EOPNOTSUPP },
+	{ "a map with nr_map 0 goes as no map, ENOEXEC", 0, map_good, 0,
+	  -ENOEXEC, -ENOEXEC },
+	{ "a map of 1, LAZY, EBUSY", LAZY, map_good, 1, -EBUSY, -EBUSY },
+	{ "-1 is EPERM", 0, NULL, 0, -1, -EPERM },
+	{ "-4095 is an error", 0, NULL, 0, -4095, -4095 },
+	{ "0: the call returned", 0, NULL, 0, 0, -EPROTO },
+	{ "SNAPSHOT_RESUMED: the call returned", 0, NULL, 0,
+	  SNAPSHOT_RESUMED, -EPROTO },
+	{ "-4096 is not an error", 0, NULL, 0, -4096, -EPROTO },
+};
+
+struct restore_trap_run {
+	const char *dir;
+	const struct restore_trap_case *t;
+};
+
+static int child_restore_trap(void *arg)
+{
+	const struct restore_trap_run *r = arg;
+	const struct restore_trap_case *t = r->t;
+	int ret, image_fd = 5;
+
+	rst_ret = t->kernel_ret;
+	if (install_restore_trap_filter() < 0)
+		return CHILD_NO_SECCOMP;
+	errno = EL2HLT;
+	ret = spice__restore_at(r->dir, image_fd, t->flags, t->map, t->nr_map);
+	if (rst_calls != 1 || rst_bad)
+		return CHILD_BAD_TRAP;
+	if (errno != EL2HLT)
+		return CHILD_ERRNO_CHANGED;
+	/* The structure the kernel saw, and the map: the caller's own. */
+	if (rst_seen.flags != t->flags || rst_seen.image_fd != image_fd ||
+	    rst_seen.nr_fd_map != t->nr_map ||
+	    rst_seen.fd_map != (t->nr_map ? (uintptr_t)t->map : 0))
+		return CHILD_BAD_TRAP;
+	if (t->nr_map && memcmp(rst_map_seen, t->map,
+				t->nr_map * sizeof(t->map[0])))
+		return CHILD_BAD_TRAP;
+	return ret == t->want ? CHILD_OK : populate_exit_code(ret);
+}
+
+START_TEST(test_restore_pass_through)
+{
+	struct restore_trap_run r = { .t = &restore_trap_cases[_i] };
+	char dir[PATH_MAX];
+
+	FAKE_DIR(dir);
+	PUT_ATTR(dir, "version", "1\n");
+	r.dir = dir;
+	assert_populate_exit(run_child(child_restore_trap, &r), CHILD_OK,
+			     r.t->name, "trapped");
+}
+END_TEST
+
+/* The control: without the interface the trap is not reached. */
+START_TEST(test_restore_trap_absent)
+{
+	struct restore_trap_run r = { .t = &restore_trap_cases[0] };
+	char dir[PATH_MAX];
+	int status;
+
+	FAKE_DIR(dir);
+	r.dir = dir;
+	status = run_child(child_restore_trap, &r);
+	ck_assert_msg(WIFEXITED(status) &&
+		      WEXITSTATUS(status) == CHILD_BAD_TRAP,
+		      "the trap was reached without the interface (status %#x)",
+		      status);
+}
+END_TEST
+
+/*
+ * spice_spawn() past its checks, in a child under install_restore_filter():
+ * the restore in the grandchild fails with the filter's errno, or the
+ * grandchild dies in it as if it had become another process. The caller's
+ * signal mask, errno and descriptors are as they were, and no child is left
+ * behind but the "restored" one.
+ */
+struct spawn_run {
+	const char *dir;
+	uint32_t action;	/* of the filter, for syscall 464 */
+	int stdio_closed;	/* descriptors 0-2 closed in the caller */
+	int want;		/* -errno, or 0: a pid, killed by SIGSYS */
+};
+
+static int child_spawn(void *arg)
+{
+	const struct spawn_run *r = arg;
+	const struct spice_fd_map *map = map_good;
+	unsigned int nr_map = N_MAP(map_good);
+	sigset_t mask, now;
+	int image_fd = 0, nfds, status, fd;
+	pid_t ret;
+
+	if (open_stdio() < 0)
+		return CHILD_WRONG_RESULT;
+	if (r->stdio_closed) {
+		/* The image fd above them, the report pipe could get 0-2. */
+		fd = open("/dev/null", O_RDONLY);
+		image_fd = fcntl(fd, F_DUPFD, 10);
+		if (fd < 0 || image_fd < 0)
+			return CHILD_WRONG_RESULT;
+		close(fd);
+		close(0);
+		close(1);
+		close(2);
+		map = NULL;
+		nr_map = 0;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR2);
+	sigaddset(&mask, SIGWINCH);
+	if (sigprocmask(SIG_SETMASK, &mask, NULL) < 0)
+		return CHILD_WRONG_RESULT;
+	if (install_restore_filter(r->action) < 0)
+		return CHILD_NO_SECCOMP;
+	nfds = count_fds();
+	errno = EL2HLT;
+	ret = spice__spawn_at(r->dir, image_fd, SPICE_RESTORE_LAZY, map,
+			      nr_map);
+	if (errno != EL2HLT)
+		return CHILD_ERRNO_CHANGED;
+	if (sigprocmask(SIG_SETMASK, NULL, &now) < 0 ||
+	    memcmp(&now, &mask, sizeof(mask)))
+		return CHILD_MASK_CHANGED;
+	if (count_fds() != nfds)
+		return CHILD_FD_LEAKED;
+	if (r->stdio_closed && (fcntl(0, F_GETFD) >= 0 ||
+				fcntl(1, F_GETFD) >= 0 ||
+				fcntl(2, F_GETFD) >= 0))
+		return CHILD_FD_LEAKED;
+	if (r->want) {
+		if (has_child())
+			return CHILD_ZOMBIE;
+		return ret == r->want ? CHILD_OK : populate_exit_code(ret);
+	}
+	if (ret <= 0)
+		return populate_exit_code(ret);
+	/* The "restored" child: it is the caller's, to reap. */
+	if (waitpid(ret, &status, 0) != ret || !WIFSIGNALED(status) ||
+	    WTERMSIG(status) != SIGSYS)
+		return CHILD_NOT_RESTORED;
+	return has_child() ? CHILD_ZOMBIE : CHILD_OK;
+}
+
+static void run_spawn(const char *dir, uint32_t action, int stdio_closed,
+		      int want, const char *what)
+{
+	struct spawn_run r = { .dir = dir, .action = action,
+			       .stdio_closed = stdio_closed, .want = want };
+
+	assert_populate_exit(run_child(child_spawn, &r), CHILD_OK, what,
+			     stdio_closed ? "descriptors 0-2 closed" :
+			     "interface present");
+}
+
+/* The errors the child's restore gets come back; the child is reaped. */
+static const int spawn_errors[] = {
+	ESTALE, ENOSYS, EBUSY, ENOEXEC, EPERM, EOPNOTSUPP,
+};
+
+START_TEST(test_spawn_child_error)
+{
+	int err = spawn_errors[_i];
+	char dir[PATH_MAX], what[64];
+
+	FAKE_DIR(dir);
+	PUT_ATTR(dir, "version", "1\n");
+	snprintf(what, sizeof(what), "the child's -%s", strerror(err));
+	run_spawn(dir, SECCOMP_RET_ERRNO | (uint32_t)err, 0, -err, what);
+	run_spawn(dir, SECCOMP_RET_ERRNO | (uint32_t)err, 1, -err, what);
+}
+END_TEST
+
+/* A restore that does not come back: the pid of the child. */
+START_TEST(test_spawn_restored)
+{
+	char dir[PATH_MAX];
+
+	FAKE_DIR(dir);
+	PUT_ATTR(dir, "version", "1\n");
+	run_spawn(dir, SECCOMP_RET_KILL_PROCESS, 0, 0,
+		  "a restore that does not return gives the pid");
+	run_spawn(dir, SECCOMP_RET_KILL_PROCESS, 1, 0,
+		  "a restore that does not return gives the pid");
+}
+END_TEST
+
+/*
+ * What the child of spice_spawn() is at the moment it restores: syscall 464
+ * goes to a supervisor thread (SECCOMP_RET_USER_NOTIF), which looks at the
+ * child while it waits in the call -- its arguments and fd map, read from
+ * its memory; its blocked signals; its descriptors 0-2 -- and makes the call
+ * fail with ESTALE if all is right, with NOTIF_BAD_* if not.
+ */
+#define NOTIF_BAD_ARGS		4001	/* first */
+#define NOTIF_BAD_MAP		4002
+#define NOTIF_BAD_MASK		4003
+#define NOTIF_BAD_STDIO		4004
+
+struct notif_run {
+	const char *dir;
+	int stdio_closed;
+	/* For the supervisor. */
+	int listener;
+	int image_fd;
+	const struct spice_fd_map *map;
+	unsigned int nr_map;
+	char stdio[3][256];	/* the caller's 0-2, as fd_link() gives them */
+};
+
+static int install_restore_notif_filter(void)
+{
+	struct sock_filter insns[] = {
+		/* 0 */ LD_DATA(arch),
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 4),
+		/* 2 */ LD_DATA(nr),
+		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_RESTORE, 4, 0),
+		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_CAPTURE, 1, 0),
+		/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_POPULATE, 0, 1),
+		/* 6 */ RET(SECCOMP_RET_KILL_PROCESS),
+		/* 7 */ RET(SECCOMP_RET_ALLOW),
+		/* 8 */ RET(SECCOMP_RET_USER_NOTIF),
+	};
+	struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]),
+				   .filter = insns };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			    SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+}
+
+/* @len bytes at @addr in process @pid, through /proc/PID/mem. */
+static int peek(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = pread(fd, buf, len, (off_t)addr);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* The SigBlk mask of /proc/PID/status, or 0 if it cannot be read. */
+static uint64_t sig_blocked(pid_t pid)
+{
+	char path[64], buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "\nSigBlk:");
+	return p ? strtoull(p + 8, NULL, 16) : 0;
+}
+
+/* What descriptor @fd of process @pid is ("pipe:[123]"), or "" if none. */
+static void fd_link(pid_t pid, int fd, char *link, size_t size)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+	n = readlink(path, link, size - 1);
+	link[n > 0 ? n : 0] = '\0';
+}
+
+/*
+ * The signals the child must block (SIGKILL and SIGSTOP cannot be; glibc
+ * keeps 32 and 33 for itself), real-time ones (40, 64) too.
+ */
+static const int must_block[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM,
+	SIGCHLD, SIGCONT, SIGTSTP, SIGWINCH, SIGSEGV, 40, 64,
+};
+
+static int notif_check(const struct notif_run *r, const struct seccomp_notif *n)
+{
+	struct snapshot_restore_args args;
+	struct spice_fd_map map[4];
+	uint64_t blocked;
+	size_t i;
+
+	if (n->data.nr != NR_RESTORE ||
+	    n->data.args[1] != SNAPSHOT_RESTORE_ARGS_SIZE_VER0 ||
+	    peek(n->pid, n->data.args[0], &args, sizeof(args)))
+		return NOTIF_BAD_ARGS;
+	if (args.flags != SPICE_RESTORE_LAZY || args.image_fd != r->image_fd ||
+	    args.nr_fd_map != r->nr_map ||
+	    args.fd_map != (r->nr_map ? (uintptr_t)r->map : 0))
+		return NOTIF_BAD_ARGS;
+	if (r->nr_map > 4 || (r->nr_map &&
+			      (peek(n->pid, args.fd_map, map,
+				    r->nr_map * sizeof(map[0])) ||
+			       memcmp(map, r->map, r->nr_map * sizeof(map[0])))))
+		return NOTIF_BAD_MAP;
+	blocked = sig_blocked(n->pid);
+	for (i = 0; i < sizeof(must_block) / sizeof(must_block[0]); i++)
+		if (!(blocked & 1ULL << (must_block[i] - 1)))
+			return NOTIF_BAD_MASK;
+	/* The caller's 0-2, not the report pipe the restore would pass on. */
+	for (i = 0; i < 3; i++) {
+		char link[sizeof(r->stdio[i])];
+
+		fd_link(n->pid, (int)i, link, sizeof(link));
+		if (strcmp(link, r->stdio[i]))
+			return NOTIF_BAD_STDIO;
+	}
+	return ESTALE;
+}
+
+static void *notif_supervisor(void *arg)
+{
+	struct notif_run *r = arg;
+	struct pollfd pfd = { .fd = r->listener, .events = POLLIN };
+	struct seccomp_notif_resp resp;
+	struct seccomp_notif n;
+
+	/* Not forever: the child may never issue the call. */
+	memset(&n, 0, sizeof(n));
+	if (poll(&pfd, 1, 20000) != 1 ||
+	    ioctl(r->listener, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0)
+		return NULL;
+	memset(&resp, 0, sizeof(resp));
+	resp.id = n.id;
+	resp.error = -notif_check(r, &n);
+	ioctl(r->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	return NULL;
+}
+
+static int child_spawn_state(void *arg)
+{
+	struct notif_run *r = arg;
+	pthread_t thread;
+	int fd, ret;
+
+	r->map = map_good;
+	r->nr_map = N_MAP(map_good);
+	r->image_fd = 0;
+	if (open_stdio() < 0)
+		return CHILD_WRONG_RESULT;
+	if (r->stdio_closed) {
+		fd = open("/dev/null", O_RDONLY);
+		r->image_fd = fcntl(fd, F_DUPFD, 10);
+		if (fd < 0 || r->image_fd < 0)
+			return CHILD_WRONG_RESULT;
+		close(fd);
+		close(0);
+		close(1);
+		close(2);
+		r->map = NULL;
+		r->nr_map = 0;
+	}
+	r->listener = install_restore_notif_filter();
+	if (r->listener < 0)
+		return CHILD_NO_SECCOMP;
+	/* The listener may take 0: a descriptor of the caller's like any. */
+	for (fd = 0; fd < 3; fd++)
+		fd_link(getpid(), fd, r->stdio[fd], sizeof(r->stdio[fd]));
+	if (pthread_create(&thread, NULL, notif_supervisor, r))
+		return CHILD_WRONG_RESULT;
+	ret = spice__spawn_at(r->dir, r->image_fd, SPICE_RESTORE_LAZY, r->map,
+			      r->nr_map);
+	pthread_join(thread, NULL);
+	if (has_child())
+		return CHILD_ZOMBIE;
+	if (ret <= -NOTIF_BAD_ARGS && ret >= -NOTIF_BAD_STDIO)
+		return CHILD_NOTIF_BASE + (-ret - NOTIF_BAD_ARGS);
+	return ret == -ESTALE ? CHILD_OK : populate_exit_code(ret);
+}
+
+START_TEST(test_spawn_child_state)
+{
+	struct notif_run r = { .stdio_closed = _i };
+	char dir[PATH_MAX];
+
+	FAKE_DIR(dir);
+	PUT_ATTR(dir, "version", "1\n");
+	r.dir = dir;
+	assert_populate_exit(run_child(child_spawn_state, &r), CHILD_OK,
+			     "the child at the restore: its arguments, map, "
+			     "blocked signals, no pipe at 0-2",
+			     _i ? "descriptors 0-2 closed" : "interface present");
+}
+END_TEST
+
+/*
+ * Descriptors that are not open: found before the child is forked (the
+ * report pipe must not take their number).
+ */
+static int child_spawn_closed(void *arg)
+{
+	const char *dir = arg;
+	struct spice_fd_map map[2] = {
+		{ .image_fd = 3, .caller_fd = 0 },
+		{ .image_fd = 4, .caller_fd = 0 },
+	};
+	int fd, ret;
+
+	if (open_stdio() < 0)
+		return CHILD_WRONG_RESULT;
+	fd = open("/dev/null", O_RDONLY);
+	if (fd < 0 || close(fd) < 0)
+		return CHILD_WRONG_RESULT;
+	if (install_nofork_kill_filter() < 0)
+		return CHILD_NO_SECCOMP;
+	errno = EL2HLT;
+	/* A caller fd, the last of the map, closed. */
+	map[1].caller_fd = fd;
+	ret = spice__spawn_at(dir, 0, 0, map, 2);
+	if (ret != -EBADF)
+		return populate_exit_code(ret);
+	/* The image fd closed. */
+	ret = spice__spawn_at(dir, fd, 0, map, 1);
+	if (ret != -EBADF)
+		return populate_exit_code(ret);
+	if (errno != EL2HLT)
+		return CHILD_ERRNO_CHANGED;
+	return CHILD_OK;
+}
+
+START_TEST(test_spawn_closed_fds)
+{
+	char dir[PATH_MAX];
+
+	FAKE_DIR(dir);
+	PUT_ATTR(dir, "version", "1\n");
+	assert_populate_exit(run_child(child_spawn_closed, dir), CHILD_OK,
+			     "spawn: a caller fd or the image fd not open",
+			     "interface present");
+}
+END_TEST
+
+/* Valid arguments on this kernel: -ENOSYS, no syscall 464, no child. */
+START_TEST(test_host_restore_enosys)
+{
+	static const struct restore_case c = {
+		.name = "no map", .image_fd = 0, .map = NULL, .nr_map = 0,
+	};
+
+	if (host_has_spice())
+		return;
+	run_restore_checked(&c, NULL, 0, -ENOSYS, "spice_restore");
+	run_restore_checked(&c, NULL, 1, -ENOSYS, "spice_spawn");
+}
+END_TEST
+
 /* ---- the public API on this host -------------------------------------- */
 
 START_TEST(test_host_public)
@@ -1633,10 +2530,27 @@ static Suite *spice_suite(void)
 	tcase_add_test(tc, test_capture_no_process);
 	suite_add_tcase(s, tc);
 
+	tc = tmp_tcase("restore");
+	tcase_add_loop_test(tc, test_restore_reject, 0,
+			    N_CASES(restore_reject));
+	tcase_add_loop_test(tc, test_restore_accept, 0,
+			    N_CASES(restore_accept));
+	tcase_add_test(tc, test_restore_big_map);
+	tcase_add_loop_test(tc, test_restore_pass_through, 0,
+			    N_CASES(restore_trap_cases));
+	tcase_add_test(tc, test_restore_trap_absent);
+	tcase_add_loop_test(tc, test_spawn_child_error, 0,
+			    N_CASES(spawn_errors));
+	tcase_add_test(tc, test_spawn_restored);
+	tcase_add_loop_test(tc, test_spawn_child_state, 0, 2);
+	tcase_add_test(tc, test_spawn_closed_fds);
+	suite_add_tcase(s, tc);
+
 	tc = tmp_tcase("host");
 	tcase_add_test(tc, test_host_public);
 	tcase_add_test(tc, test_host_wrappers_enosys);
 	tcase_add_test(tc, test_host_populate_enosys);
+	tcase_add_test(tc, test_host_restore_enosys);
 	suite_add_tcase(s, tc);
 
 	return s;

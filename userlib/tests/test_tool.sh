@@ -231,5 +231,114 @@ else
 	fi
 fi
 
+# ---- restore ----
+# The error paths that need no Spice kernel: the usage, the image checked
+# by the reader first, and the kernel without the interface.
+run restore --help
+expect "restore --help prints the usage" 0 '^       spice restore \[--share-cache\] \[--lazy\] \[--fd IMAGE_FD=CALLER_FD\]\.\.\. IMAGE$'
+run restore
+expect "restore without an image is a usage error" 2 'restore: expects one IMAGE' err
+run restore "$img" "$img"
+expect "restore with two images is a usage error" 2 'restore: expects one IMAGE' err
+run restore --bogus "$img"
+expect "restore with an unknown option is a usage error" 2 'restore: bad option' err
+for bad in 3 =4 3= a=4 3=b -1=4 3=-1 3=4x ' 3=4' 3=+4 2147483648=1 3=4=5; do
+	run restore --fd "$bad" "$img"
+	expect "restore --fd '$bad' is a usage error" 2 "^spice: restore: bad --fd $bad: expects IMAGE_FD=CALLER_FD$" err
+done
+run restore --fd 3=0 --fd 4=1 --fd 3=2 "$img"
+expect "restore --fd with an IMAGE_FD twice is a usage error" 2 '^spice: restore: --fd 3=2: that IMAGE_FD is given twice$' err
+run restore --fd 5=77 "$img"
+expect "restore --fd of a descriptor that is not open fails" 1 '^spice restore: --fd 5=77: descriptor 77 is not open$' err
+run restore "$tmp/does-not-exist.img"
+expect "restore of a missing file fails" 1 "^spice restore: $tmp/does-not-exist.img: No such file or directory (ENOENT)\$" err
+i=0
+while [ $i -lt 200 ]; do
+	echo "this is a text file, not a snapshot image"
+	i=$((i + 1))
+done >"$tmp/text.img"
+run restore "$tmp/text.img"
+expect "restore of a file that is not an image fails: not a snapshot image" 1 "^spice restore: $tmp/text.img: not a snapshot image (magic 0x[0-9a-f]*) (ENOEXEC)\$" err
+run restore "$images/bad-csum.img"
+expect "restore of an image with a bad checksum fails: checksum" 1 "^spice restore: $images/bad-csum.img: section 2 (vmas): checksum 0x[0-9a-f]*, computed 0x[0-9a-f]* (EBADMSG)\$" err
+run restore "$images/bad-truncated.img"
+expect "restore of a truncated image fails" 1 "^spice restore: $images/bad-truncated.img: header: image_size 32768 but the file has 1000 bytes (EINVAL)\$" err
+run restore "$images/bad-version.img"
+expect "restore of an image of another version fails" 1 "^spice restore: $images/bad-version.img: header: version 2 not supported (this reader knows 1) (EOPNOTSUPP)\$" err
+: >"$tmp/empty.img"
+run restore "$tmp/empty.img"
+expect "restore of an empty file fails" 1 "^spice restore: $tmp/empty.img: .* (EINVAL)\$" err
+if [ -e /sys/kernel/snapshot ]; then
+	skip "restore without the kernel interface fails: ENOSYS" \
+		"this kernel has /sys/kernel/snapshot"
+else
+	run restore "$img"
+	expect "restore without the kernel interface fails: ENOSYS" 1 "^spice restore: $img: this kernel lacks the Spice snapshot interface (ENOSYS)\$" err
+	run restore --share-cache --lazy --fd 3=1 --fd 0=0 "$img"
+	expect "restore with every option, without the kernel interface: ENOSYS" 1 "^spice restore: $img: this kernel lacks the Spice snapshot interface (ENOSYS)\$" err
+fi
+
+# ---- run ----
+# Without a Spice kernel only up to the capture, which fails.
+run run --help
+expect "run --help prints the usage" 0 '^       spice run \[--working-set\] \[--keep\] \[-v\] -o IMAGE \[--\] PROG \[ARG\.\.\.\]$'
+run run
+expect "run without PROG is a usage error" 2 'run: expects a PROG to run' err
+run run -o "$tmp/r.img"
+expect "run -o without PROG is a usage error" 2 'run: expects a PROG to run' err
+run run -- true
+expect "run without -o is a usage error" 2 'run: -o IMAGE is required' err
+run run --bogus -o "$tmp/r.img" -- true
+expect "run with an unknown option is a usage error" 2 'run: bad option' err
+# PROG's options are its own: no -- needed.
+run run -o "$tmp/r.img" sh -c 'exit 3'
+expect "run of a program that exits fails: it was not ready" 1 '^spice run: sh exited with status 3 before it was ready (stopped itself with SIGSTOP)$' err
+[ ! -e "$tmp/r.img" ] && ok "run of a program that exits leaves no image" ||
+	not_ok "run of a program that exits leaves no image" "$(ls -l "$tmp/r.img" 2>&1)"
+# shellcheck disable=SC2016 # $$ is the program's
+run run -o "$tmp/r.img" -- sh -c 'kill -KILL $$'
+expect "run of a program killed by a signal fails: it was not ready" 1 '^spice run: sh was killed by SIGKILL before it was ready (stopped itself with SIGSTOP)$' err
+run run -o "$tmp/r.img" -- "$tmp/no-such-program"
+expect "run of a program that does not exist fails" 1 "^spice run: cannot run $tmp/no-such-program: No such file or directory\$" err
+# shellcheck disable=SC2016 # $0 is the program's
+run run -o "$tmp/no/such/dir/r.img" -- sh -c 'echo ran >"$0"' "$tmp/ran"
+expect "run to an impossible path fails" 1 "^spice run: $tmp/no/such/dir/r.img: No such file or directory\$" err
+[ ! -e "$tmp/ran" ] && ok "run to an impossible path does not start the program" ||
+	not_ok "run to an impossible path does not start the program" "$tmp/ran exists"
+# PROG gets descriptors 0-2, and no other: here, not 7.
+# shellcheck disable=SC2016 # $$ is the program's
+"$spice" run -o "$tmp/r.img" -- sh -c '[ -e /proc/$$/fd/7 ] && exit 7; exit 5' \
+	7<"$img" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+expect "run gives the program no descriptor but 0-2" 1 '^spice run: sh exited with status 5 before' err
+if [ -e /sys/kernel/snapshot ]; then
+	skip "run of a program that stops: the capture fails without the interface, the program is killed" \
+		"this kernel has /sys/kernel/snapshot"
+else
+	for keep in "" --keep; do
+		d="run ${keep:+$keep }of a program that stops: the capture fails without the interface, the program is killed"
+		rm -f "$tmp/r.pid" "$tmp/r.marker"
+		# shellcheck disable=SC2016,SC2086 # $$ is the program's; no --keep: no word
+		run run $keep -v -o "$tmp/r.img" -- \
+			sh -c 'echo $$ >"$0"; kill -STOP $$; echo continued >"$1"' \
+			"$tmp/r.pid" "$tmp/r.marker"
+		pid=$(cat "$tmp/r.pid" 2>/dev/null)
+		sleep 0.2
+		if [ "$rc" -ne 1 ]; then
+			not_ok "$d" "exit status $rc, want 1; stderr: $(cat "$tmp/err")"
+		elif [ "$(cat "$tmp/err")" != "spice run: capture of sh (pid $pid) failed: Function not implemented (this kernel lacks the Spice snapshot interface)" ]; then
+			not_ok "$d" "stderr: $(cat "$tmp/err"), pid '$pid'"
+		elif [ -z "$pid" ] || kill -0 "$pid" 2>/dev/null; then
+			not_ok "$d" "the program (pid '$pid') is still there: $(cat "/proc/$pid/stat" 2>&1)"
+		elif [ -e "$tmp/r.marker" ]; then
+			not_ok "$d" "the program was let go on: $tmp/r.marker exists"
+		elif [ -e "$tmp/r.img" ]; then
+			not_ok "$d" "$tmp/r.img was left behind"
+		else
+			ok "$d"
+		fi
+	done
+fi
+
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -1,23 +1,31 @@
 /*
- * spice - look into Spice snapshot images and capture processes into them.
+ * spice - look into Spice snapshot images, capture processes into them and
+ * restore processes from them.
  *
  *   spice info [--json] IMAGE
  *   spice capture --pid PID -o IMAGE [--working-set]
+ *   spice run [--working-set] [--keep] [--verbose] -o IMAGE [--] PROG [ARG...]
+ *   spice restore [--share-cache] [--lazy] [--fd IMAGE_FD=CALLER_FD]... IMAGE
  *   spice --help
  *
- * Exit status: 0 on success, 1 when the image or the capture fails, 2 on a
- * usage error.
+ * Exit status: 0 on success, 1 when the image, the capture or the restore
+ * fails, 2 on a usage error. spice run --keep exits with the status of the
+ * program it ran; a successful spice restore does not exit at all: the
+ * process becomes the one in the image.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,12 +36,19 @@
 static const char usage_text[] =
 	"usage: spice info [--json] IMAGE\n"
 	"       spice capture --pid PID -o IMAGE [--working-set]\n"
+	"       spice run [--working-set] [--keep] [-v] -o IMAGE [--] PROG [ARG...]\n"
+	"       spice restore [--share-cache] [--lazy] [--fd IMAGE_FD=CALLER_FD]... IMAGE\n"
 	"       spice --help\n"
 	"\n"
 	"  info      print the header, sections, task, memory map, files and\n"
 	"            descriptors of a snapshot image (--json: as one JSON object)\n"
 	"  capture   write an image of the stopped process PID to IMAGE\n"
-	"            (--working-set: store the recently used pages first)\n";
+	"            (--working-set: store the recently used pages first)\n"
+	"  run       run PROG until it stops itself with SIGSTOP (it is ready),\n"
+	"            capture it into IMAGE and kill it (--keep: let it go on and\n"
+	"            exit with its status; -v: print the size and the times)\n"
+	"  restore   replace this process with the one in IMAGE, as exec does;\n"
+	"            --fd gives it this process's CALLER_FD as IMAGE_FD\n";
 
 __attribute__((format(printf, 1, 0)))
 static int usage_error(const char *fmt, const char *arg)
@@ -172,6 +187,7 @@ static const char *vma_flag_name(int bit)
 	case SNAPSHOT_VMA_SEQUENTIAL:	return "sequential";
 	case SNAPSHOT_VMA_NORESERVE:	return "noreserve";
 	case SNAPSHOT_VMA_MAYWRITE:	return "maywrite";
+	case SNAPSHOT_VMA_ACCOUNT:	return "account";
 	}
 	return NULL;
 }
@@ -568,6 +584,85 @@ static int cmd_info(int argc, char **argv)
 	return 0;
 }
 
+/* ---- errors ------------------------------------------------------------------ */
+
+/* The macro name of an errno value, or NULL. */
+static const char *errno_name(int err)
+{
+	switch (err) {
+#define E(name)	case name: return #name;
+	E(EPERM) E(ENOENT) E(ESRCH) E(EINTR) E(EIO) E(E2BIG) E(ENOEXEC)
+	E(EBADF) E(ECHILD) E(EAGAIN) E(ENOMEM) E(EACCES) E(EFAULT) E(EBUSY)
+	E(EEXIST) E(ENODEV) E(ENOTDIR) E(EISDIR) E(EINVAL) E(ENFILE)
+	E(EMFILE) E(ETXTBSY) E(EFBIG) E(ENOSPC) E(EROFS) E(ENAMETOOLONG)
+	E(ENOSYS) E(ELOOP) E(EOVERFLOW) E(EPROTO) E(EBADMSG) E(EOPNOTSUPP)
+	E(ESTALE) E(EDQUOT)
+#undef E
+	}
+	return NULL;
+}
+
+/* " (ENAME)", or " (errno N)", after a message. */
+static void put_errno(FILE *f, int err)
+{
+	const char *name = errno_name(err);
+
+	if (name)
+		fprintf(f, " (%s)", name);
+	else
+		fprintf(f, " (errno %d)", err);
+}
+
+/* The macro name of a signal without its SIG, or NULL. */
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+#define S(name)	case SIG##name: return #name;
+	S(HUP) S(INT) S(QUIT) S(ILL) S(TRAP) S(ABRT) S(BUS) S(FPE) S(KILL)
+	S(USR1) S(SEGV) S(USR2) S(PIPE) S(ALRM) S(TERM) S(CHLD) S(CONT)
+	S(STOP) S(TSTP) S(TTIN) S(TTOU) S(XCPU) S(XFSZ) S(SYS)
+#undef S
+	}
+	return NULL;
+}
+
+/* "SIGNAME", or "signal N", into @buf. */
+static const char *sig_text(int sig, char *buf, size_t size)
+{
+	const char *name = signal_name(sig);
+
+	if (name)
+		snprintf(buf, size, "SIG%s", name);
+	else
+		snprintf(buf, size, "signal %d", sig);
+	return buf;
+}
+
+/*
+ * What follows "capture of ... failed: " on stderr: the error, what it
+ * means where it is not plain, and the reason of an -EOPNOTSUPP.
+ */
+static void put_capture_failure(int ret, const struct snapshot_reason *reason)
+{
+	fprintf(stderr, "%s", strerror(-ret));
+	if (ret == -ENOSYS)
+		fprintf(stderr, " (this kernel lacks the Spice snapshot interface)");
+	if (ret == -EOPNOTSUPP && reason->code) {
+		const char *name = spice_image_reason_name(reason->code);
+
+		if (name)
+			fprintf(stderr, " (reason: %s", name);
+		else
+			fprintf(stderr, " (reason: %u", reason->code);
+		if (reason->fd >= 0)
+			fprintf(stderr, ", fd %d", reason->fd);
+		if (reason->addr)
+			fprintf(stderr, ", address %#llx", ull(reason->addr));
+		fprintf(stderr, ")");
+	}
+	fprintf(stderr, "\n");
+}
+
 /* ---- spice capture ---------------------------------------------------------- */
 
 static int cmd_capture(int argc, char **argv)
@@ -631,24 +726,401 @@ static int cmd_capture(int argc, char **argv)
 		return 0;
 
 	unlink(path);
-	fprintf(stderr, "spice: capture of process %ld failed: %s", pid,
-		strerror(-ret));
-	if (ret == -ENOSYS)
-		fprintf(stderr, " (this kernel lacks the Spice snapshot interface)");
-	if (ret == -EOPNOTSUPP && reason.code) {
-		const char *name = spice_image_reason_name(reason.code);
+	fprintf(stderr, "spice: capture of process %ld failed: ", pid);
+	put_capture_failure(ret, &reason);
+	return 1;
+}
 
-		if (name)
-			fprintf(stderr, " (reason: %s", name);
-		else
-			fprintf(stderr, " (reason: %u", reason.code);
-		if (reason.fd >= 0)
-			fprintf(stderr, ", fd %d", reason.fd);
-		if (reason.addr)
-			fprintf(stderr, ", address %#llx", ull(reason.addr));
-		fprintf(stderr, ")");
+/* ---- spice run -------------------------------------------------------------- */
+
+/* Milliseconds from @t0 to now, on CLOCK_MONOTONIC. */
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* waitpid() through EINTR. */
+static pid_t wait_for(pid_t pid, int *status, int options)
+{
+	pid_t ret;
+
+	do
+		ret = waitpid(pid, status, options);
+	while (ret < 0 && errno == EINTR);
+	return ret;
+}
+
+static void kill_and_reap(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGKILL);
+	wait_for(pid, &status, 0);
+}
+
+/*
+ * Only descriptors 0, 1 and 2 across the exec: one that whoever ran spice
+ * left open (a pipe, a socket) would make the capture fail, or end up in
+ * the image.
+ */
+static void cloexec_from_3(void)
+{
+	long max;
+	int fd;
+
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = 3; fd < max; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/*
+ * Run @argv with execvp() in a child, which gets the SIGCHLD disposition
+ * @chld. Returns its pid, or -errno if it could not be started: fork()
+ * failed, or the exec did (reported through a close-on-exec pipe; the
+ * child is reaped).
+ */
+static pid_t start_prog(char **argv, const struct sigaction *chld)
+{
+	int pipefd[2], err = 0, status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return err;
 	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		sigaction(SIGCHLD, chld, NULL);
+		cloexec_from_3();
+		execvp(argv[0], argv);
+		err = -errno;
+		do
+			n = write(pipefd[1], &err, sizeof(err));
+		while (n < 0 && errno == EINTR);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	do
+		n = read(pipefd[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (n == (ssize_t)sizeof(err)) {
+		wait_for(pid, &status, 0);
+		return err < 0 ? err : -EPROTO;
+	}
+	return pid;
+}
+
+/* Why the program is not ready: the status waitpid() gave, on stderr. */
+static void put_not_ready(const char *prog, int status)
+{
+	char sig[32];
+
+	fprintf(stderr, "spice run: %s ", prog);
+	if (WIFEXITED(status))
+		fprintf(stderr, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		fprintf(stderr, "was killed by %s",
+			sig_text(WTERMSIG(status), sig, sizeof(sig)));
+	else
+		fprintf(stderr, "was stopped by %s",
+			sig_text(WSTOPSIG(status), sig, sizeof(sig)));
+	fprintf(stderr, " before it was ready (stopped itself with SIGSTOP)\n");
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "working-set", no_argument, NULL, 'w' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct snapshot_reason reason = { .code = 0, .fd = -1, .addr = 0 };
+	struct sigaction dfl, chld;
+	struct timespec t0, t1;
+	const char *path = NULL, *prog;
+	double ready_ms, capture_ms;
+	int keep = 0, verbose = 0, c, fd, ret, status;
+	uint64_t flags = 0;
+	struct stat st;
+	pid_t pid;
+
+	optind = 1;
+	/* "+": the options end at PROG, whose own options are its own. */
+	while ((c = getopt_long(argc, argv, "+o:wkvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			path = optarg;
+			break;
+		case 'w':
+			flags |= SNAPSHOT_CAPTURE_WORKING_SET;
+			break;
+		case 'k':
+			keep = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return usage_error("%s: bad option", "run");
+		}
+	}
+	if (optind == argc)
+		return usage_error("%s: expects a PROG to run", "run");
+	if (!path)
+		return usage_error("%s: -o IMAGE is required", "run");
+	prog = argv[optind];
+
+	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "spice run: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+
+	/* Children reported to waitpid(), whatever this process inherited. */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGCHLD, &dfl, &chld);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = start_prog(argv + optind, &chld);
+	if (pid < 0) {
+		fprintf(stderr, "spice run: cannot run %s: %s\n", prog,
+			strerror(-pid));
+		goto fail;
+	}
+	if (wait_for(pid, &status, WUNTRACED) < 0) {
+		fprintf(stderr, "spice run: waiting for %s: %s\n", prog,
+			strerror(errno));
+		kill_and_reap(pid);
+		goto fail;
+	}
+	if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP) {
+		put_not_ready(prog, status);
+		if (WIFSTOPPED(status))
+			kill_and_reap(pid);
+		goto fail;
+	}
+	ready_ms = ms_since(&t0);
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ret = spice_capture_pid(pid, fd, flags, &reason);
+	capture_ms = ms_since(&t1);
+	if (ret == 0 && fstat(fd, &st) < 0)
+		ret = -errno;
+	if (ret) {
+		fprintf(stderr, "spice run: capture of %s (pid %d) failed: ",
+			prog, (int)pid);
+		put_capture_failure(ret, &reason);
+		kill_and_reap(pid);
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		fprintf(stderr, "spice run: %s: %s\n", path, strerror(errno));
+		kill_and_reap(pid);
+		goto fail;
+	}
+	if (verbose)
+		fprintf(stderr, "spice run: captured %s (pid %d) into %s: %lld bytes in %.1f ms, ready after %.1f ms\n",
+			prog, (int)pid, path, (long long)st.st_size,
+			capture_ms, ready_ms);
+
+	if (!keep) {
+		kill_and_reap(pid);
+		return 0;
+	}
+	kill(pid, SIGCONT);
+	if (wait_for(pid, &status, 0) < 0) {
+		fprintf(stderr, "spice run: waiting for %s: %s\n", prog,
+			strerror(errno));
+		return 1;
+	}
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return 1;
+}
+
+/* ---- spice restore ---------------------------------------------------------- */
+
+/* A descriptor number: digits only, at most INT_MAX. */
+static int parse_fd(const char *s, const char *end, int *fd)
+{
+	long v = 0;
+
+	if (s == end)
+		return -1;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+		if (v > INT_MAX)
+			return -1;
+	}
+	*fd = (int)v;
+	return 0;
+}
+
+/* IMAGE_FD=CALLER_FD */
+static int parse_fd_map(const char *arg, struct spice_fd_map *m)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (!eq || parse_fd(arg, eq, &m->image_fd) ||
+	    parse_fd(eq + 1, eq + 1 + strlen(eq + 1), &m->caller_fd))
+		return -1;
+	return 0;
+}
+
+/* What a restore error means, for the message; NULL: strerror() says it. */
+static const char *restore_why(int err, uint64_t flags)
+{
+	switch (err) {
+	case ENOSYS:
+		return "this kernel lacks the Spice snapshot interface";
+	case ESTALE:
+		return "a file the image refers to has changed since the capture";
+	case ENOENT:
+		return "a file the image refers to no longer exists";
+	case EACCES:
+		return "a file the image refers to cannot be opened";
+	case ENOEXEC:
+		return "not a snapshot image";
+	case EBADMSG:
+		return "a checksum does not match: the image is damaged";
+	case EOPNOTSUPP:
+		return flags ?
+		       "this kernel cannot restore it: --share-cache or --lazy, or the image's version, architecture, vDSO layout or CPU features, not supported here" :
+		       "this kernel cannot restore it: the image's version, architecture, vDSO layout or CPU features are not supported here";
+	case EPERM:
+		return "the image's resource limits are above what this process may set";
+	case EBUSY:
+		return "this process has other threads";
+	case EBADF:
+		return "a descriptor given with --fd is not open";
+	case EINVAL:
+		return "the kernel finds the image malformed";
+	}
+	return NULL;
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "share-cache", no_argument, NULL, 's' },
+		{ "lazy", no_argument, NULL, 'l' },
+		{ "fd", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct spice_fd_map map[SPICE_RESTORE_MAX_FD_MAP];
+	struct spice_image_error err;
+	struct spice_image *im;
+	unsigned int nr_map = 0, i;
+	uint64_t flags = 0;
+	const char *path, *why;
+	int c, fd, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			flags |= SPICE_RESTORE_SHARE_CACHE;
+			break;
+		case 'l':
+			flags |= SPICE_RESTORE_LAZY;
+			break;
+		case 'f':
+			if (nr_map == SPICE_RESTORE_MAX_FD_MAP)
+				return usage_error("restore: more than %s --fd options",
+						   "1024");
+			if (parse_fd_map(optarg, &map[nr_map]))
+				return usage_error("restore: bad --fd %s: expects IMAGE_FD=CALLER_FD",
+						   optarg);
+			for (i = 0; i < nr_map; i++)
+				if (map[i].image_fd == map[nr_map].image_fd)
+					return usage_error("restore: --fd %s: that IMAGE_FD is given twice",
+							   optarg);
+			nr_map++;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return usage_error("%s: bad option", "restore");
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error("%s: expects one IMAGE", "restore");
+	path = argv[optind];
+
+	for (i = 0; i < nr_map; i++) {
+		if (fcntl(map[i].caller_fd, F_GETFD) < 0) {
+			fprintf(stderr, "spice restore: --fd %d=%d: descriptor %d is not open\n",
+				map[i].image_fd, map[i].caller_fd,
+				map[i].caller_fd);
+			return 1;
+		}
+	}
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = errno;
+		fprintf(stderr, "spice restore: %s: %s", path, strerror(ret));
+		put_errno(stderr, ret);
+		fprintf(stderr, "\n");
+		return 1;
+	}
+	/* The reader names what is wrong with an image; the kernel cannot. */
+	ret = spice_image_open_fd(fd, &im, &err);
+	if (ret) {
+		fprintf(stderr, "spice restore: %s: %s", path, err.msg);
+		put_errno(stderr, -ret);
+		fprintf(stderr, "\n");
+		close(fd);
+		return 1;
+	}
+	spice_image_close(im);
+
+	fflush(stdout);
+	fflush(stderr);
+	ret = spice_restore(fd, flags, map, nr_map);
+	/* Still here: the restore failed. */
+	why = restore_why(-ret, flags);
+	fprintf(stderr, "spice restore: %s: %s", path,
+		why ? why : strerror(-ret));
+	put_errno(stderr, -ret);
 	fprintf(stderr, "\n");
+	close(fd);
 	return 1;
 }
 
@@ -665,5 +1137,9 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "capture"))
 		return cmd_capture(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "restore"))
+		return cmd_restore(argc - 1, argv + 1);
 	return usage_error("unknown command %s", argv[1]);
 }

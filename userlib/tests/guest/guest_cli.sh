@@ -7,7 +7,9 @@
 # SPICE is the command (default: the spice next to this script), DIR a
 # directory of this test's own for the images (default: a new one under
 # /scratch, or under /tmp when /scratch is not writable). The processes
-# captured are busybox's sleep, a static binary.
+# captured are busybox's sleep, a static binary, and ready_prog (next to
+# this script), which spice run starts, captures at its ready point and
+# spice restore brings back.
 #
 # Exits 0 when every test passed, 4 (KSFT_SKIP) when the kernel lacks the
 # interface (every test is skipped and the command is not run), 1 otherwise.
@@ -22,7 +24,7 @@ else
 	tmp=$base/guest_cli.$$
 fi
 
-PLAN=13
+PLAN=23
 n=0 failed=0
 pids=
 
@@ -39,6 +41,11 @@ not_ok() {	# not_ok DESCRIPTION WHY
 	n=$((n + 1)) failed=$((failed + 1))
 	printf 'not ok %d - guest_cli: %s\n' "$n" "$(ascii "$1")"
 	printf '%s\n' "$2" | LC_ALL=C tr -c ' -~\n' '?' | sed 's/^/# /'
+}
+
+skip() {	# skip DESCRIPTION WHY
+	n=$((n + 1))
+	printf 'ok %d - guest_cli: %s # SKIP %s\n' "$n" "$(ascii "$1")" "$(ascii "$2")"
 }
 
 # run ARGS...: run the command; status in $rc, output in $tmp/out, $tmp/err.
@@ -357,6 +364,115 @@ expect "$d" 1 'checksum' err && ok "$d"
 d="info of an empty file: exit 1 with a message"
 run info "$tmp/empty.img"
 expect "$d" 1 "^spice: $tmp/empty.img: ." err && ok "$d"
+
+# ---- run and restore ----
+# ready_prog writes "ready: WORD", stops itself, and when it goes on writes
+# "resumed: WORD" and exits with 42; with a LOG, to the log as descriptor 3
+# too.
+prog=$here/ready_prog
+log=$tmp/ready.log
+rimg=$tmp/ready.img
+rm -f "$log"
+
+d="run -o IMAGE -- PROG: exit 0, PROG's output up to its ready point, the image"
+run run -v -o "$rimg" -- "$prog" hello "$log"
+if expect "$d" 0 '^ready: hello$'; then
+	if grep -q '^resumed' "$tmp/out"; then
+		not_ok "$d" "the program went on: $(cat "$tmp/out")"
+	elif [ ! -s "$rimg" ]; then
+		not_ok "$d" "$rimg is missing or empty"
+	elif ! grep -q "^spice run: captured $prog (pid [0-9]*) into $rimg: [0-9]* bytes in [0-9.]* ms, ready after [0-9.]* ms\$" "$tmp/err"; then
+		not_ok "$d" "-v printed: $(cat "$tmp/err")"
+	else
+		ok "$d"
+	fi
+fi
+
+d="info of the image: the program's comm, descriptor 3 on its log"
+run info "$rimg"
+expect "$d" 0 '^  comm: *ready_prog$' &&
+	expect "$d" 0 "^  3   file [0-9]* $log  flags " && ok "$d"
+
+d="restore --fd 3=5: PROG goes on from its ready point, its log on our fd 5, exit 42"
+"$spice" restore --fd 3=5 "$rimg" >"$tmp/out" 2>"$tmp/err" 5>"$tmp/other.log"
+rc=$?
+if expect "$d" 42 '^resumed: hello$'; then
+	if grep -q '^ready' "$tmp/out"; then
+		not_ok "$d" "it started over: $(cat "$tmp/out")"
+	elif [ "$(cat "$tmp/other.log")" != "resumed: hello" ]; then
+		not_ok "$d" "descriptor 5 got '$(cat "$tmp/other.log")'"
+	elif [ "$(cat "$log")" != "ready: hello" ]; then
+		not_ok "$d" "the log changed: $(cat "$log")"
+	else
+		ok "$d"
+	fi
+fi
+
+d="restore: PROG goes on from its ready point, writes to its own log, exit 42"
+run restore "$rimg"
+if expect "$d" 42 '^resumed: hello$'; then
+	if grep -q '^ready' "$tmp/out"; then
+		not_ok "$d" "it started over: $(cat "$tmp/out")"
+	elif [ "$(cat "$log")" != "$(printf 'ready: hello\nresumed: hello')" ]; then
+		not_ok "$d" "the log holds: $(cat "$log")"
+	else
+		ok "$d"
+	fi
+fi
+
+d="restore once the log changed: exit 1, a file the image refers to has changed (ESTALE)"
+run restore "$rimg"
+expect "$d" 1 "^spice restore: $rimg: a file the image refers to has changed since the capture (ESTALE)\$" err &&
+	ok "$d"
+
+d="an image without files of its own restores twice, the same"
+run run -o "$tmp/plain.img" -- "$prog" world
+if expect "$d" 0 '^ready: world$'; then
+	run restore "$tmp/plain.img"
+	first=$rc
+	cp "$tmp/out" "$tmp/out.first"
+	run restore "$tmp/plain.img"
+	if [ "$first" -ne 42 ] || [ "$rc" -ne 42 ]; then
+		not_ok "$d" "exit statuses $first and $rc, want 42; stderr: $(cat "$tmp/err")"
+	elif [ "$(cat "$tmp/out.first")" != "resumed: world" ] ||
+	     [ "$(cat "$tmp/out")" != "resumed: world" ]; then
+		not_ok "$d" "output '$(cat "$tmp/out.first")', then '$(cat "$tmp/out")'"
+	else
+		ok "$d"
+	fi
+fi
+
+for flag in --share-cache --lazy; do
+	d="restore $flag: PROG goes on from its ready point, exit 42"
+	run restore "$flag" "$tmp/plain.img"
+	if [ "$rc" -eq 1 ] && grep -q '(EOPNOTSUPP)$' "$tmp/err"; then
+		skip "$d" "$flag is not implemented by this kernel (EOPNOTSUPP)"
+	elif expect "$d" 42 '^resumed: world$'; then
+		ok "$d"
+	fi
+done
+
+d="run --keep: PROG goes on after the capture, spice exits with its status"
+run run --keep -o "$tmp/keep.img" -- "$prog" kept
+if expect "$d" 42 '^resumed: kept$'; then
+	if ! grep -q '^ready: kept$' "$tmp/out"; then
+		not_ok "$d" "output: $(cat "$tmp/out")"
+	elif [ ! -s "$tmp/keep.img" ]; then
+		not_ok "$d" "$tmp/keep.img is missing or empty"
+	else
+		ok "$d"
+	fi
+fi
+
+d="run of a program that exits before it is ready: exit 1, no image"
+run run -o "$tmp/never.img" -- /bin/false
+if expect "$d" 1 '^spice run: /bin/false exited with status 1 before it was ready' err; then
+	if [ -e "$tmp/never.img" ]; then
+		not_ok "$d" "$tmp/never.img was left behind"
+	else
+		ok "$d"
+	fi
+fi
 
 if [ "$n" -ne "$PLAN" ]; then
 	echo "# ran $n tests, planned $PLAN"

@@ -12,7 +12,11 @@
  * with what the process is. A forked child serves as the target of
  * spice_capture_pid(), and the refusals (a child that is not stopped, one
  * holding a socket) and the reader's rejections of damaged copies of a real
- * image are checked too.
+ * image are checked too. Last, the restores: a child that maps a file
+ * captures itself, and its image is restored by spice_spawn() and by
+ * spice_restore() in a child, with an fd map; then the restores the kernel
+ * refuses: another thread, bad descriptors, not an image, a checksum, and
+ * the mapped file changed.
  *
  * Output: TAP (kselftest style) on stdout. Exit status 0 when every test
  * passed, 4 (KSFT_SKIP) when the kernel lacks the interface (every test is
@@ -29,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -115,6 +120,7 @@ static size_t psz;
 static bool cur_bad;		/* the current test failed */
 static char cur_diag[16384];	/* its diagnostics, "# " lines */
 static size_t cur_len;
+static char cur_skip[256];	/* why it was skipped, or "" */
 static int nr_failed;
 
 static void vdiag(const char *fmt, va_list ap)
@@ -160,16 +166,35 @@ static bool check(bool cond, const char *fmt, ...)
 
 #define CHECK(cond, ...)	check(!!(cond), __VA_ARGS__)
 
+/*
+ * The current test is skipped, for the reason given: what it tests is not
+ * there yet. A failure of the test still counts.
+ */
+__attribute__((format(printf, 1, 2)))
+static void skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cur_skip, sizeof(cur_skip), fmt, ap);
+	va_end(ap);
+}
+
 static void report(int nr, const char *name)
 {
-	printf("%s %d - guest_test: %s\n", cur_bad ? "not ok" : "ok", nr,
-	       name);
+	if (cur_skip[0] && !cur_bad)
+		printf("ok %d - guest_test: %s # SKIP %s\n", nr, name,
+		       cur_skip);
+	else
+		printf("%s %d - guest_test: %s\n", cur_bad ? "not ok" : "ok",
+		       nr, name);
 	fputs(cur_diag, stdout);
 	fflush(stdout);
 	nr_failed += cur_bad;
 	cur_bad = false;
 	cur_len = 0;
 	cur_diag[0] = '\0';
+	cur_skip[0] = '\0';
 }
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -304,6 +329,11 @@ struct ctx {
 	/* Of the stopped child. */
 	char target_path[PATH_MAX];
 	struct spice_image *timg;
+
+	/* For the restores: the image of a child, the file it maps. */
+	char rst_path[PATH_MAX];
+	char rst_data[PATH_MAX];
+	bool rst_ok;
 };
 
 /* Copy @path to the --keep directory, if there is one. */
@@ -1368,6 +1398,428 @@ static void t_bad_header(struct ctx *c)
 		"-EBADMSG");
 }
 
+/* ---- restore ---------------------------------------------------------------- */
+
+/*
+ * A forked child maps a file of its own, captures itself and exits; the
+ * image, restored, writes a line to descriptor RST_MARK_FD -- which the
+ * image does not have, the fd map provides it -- and exits with
+ * RST_RESUMED_EXIT. The line says what the restored process is: the word
+ * it had in its heap, the second word of the page it maps, its pid and its
+ * descriptors from 3 up, which must be RST_MARK_FD alone (the caller's
+ * others, spice_spawn()'s report pipe included, are not inherited).
+ */
+#define RST_MARK_FD		7
+#define RST_RESUMED_EXIT	200
+#define RST_WORD		"spice-restored"
+#define RST_SEED		0x2e5707eULL
+
+/* Exit codes of restore_in_child()'s child that are not an errno. */
+#define RST_CHILD_ODD		199	/* a result that is not an errno */
+#define RST_CHILD_NO_THREAD	198	/* pthread_create() failed */
+
+/* Close every descriptor from 3 up. */
+static void close_from_3(void)
+{
+	int fd;
+
+	if (close_range(3, ~0U, 0))
+		for (fd = 3; fd < 1024; fd++)
+			close(fd);
+}
+
+/* The capturing child: never returns. */
+__attribute__((noreturn))
+static void restore_capturer(const struct ctx *c)
+{
+	const volatile uint64_t *page;
+	char line[512], *heap;
+	int fd, ret;
+	size_t len;
+	ssize_t n;
+
+	close_from_3();
+	fd = open(c->rst_data, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		_exit(RST_CHILD_ODD);
+	page = mmap(NULL, psz, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	heap = malloc(64);
+	if (page == MAP_FAILED || !heap)
+		_exit(RST_CHILD_ODD);
+	snprintf(heap, 64, "%s", RST_WORD);
+	fd = open(c->rst_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		_exit(RST_CHILD_ODD);
+
+	ret = spice_capture_self(fd, 0, NULL);
+	if (ret == 0)
+		_exit(0);
+	if (ret != SPICE_RESUMED)
+		_exit(ret < 0 && -ret < RST_CHILD_NO_THREAD ? -ret : RST_CHILD_ODD);
+
+	/* Restored: a process of its own now. */
+	len = (size_t)snprintf(line, sizeof(line), "resumed %s %llx pid %d fds",
+			       heap, (unsigned long long)page[1], (int)getpid());
+	for (fd = 3; fd < 1024 && len < sizeof(line) - 16; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			len += (size_t)snprintf(line + len, sizeof(line) - len,
+						" %d", fd);
+	len += (size_t)snprintf(line + len, sizeof(line) - len, "\n");
+	/* Without an fd map there is no RST_MARK_FD, and no line. */
+	n = write(RST_MARK_FD, line, len);
+	(void)n;
+	_exit(RST_RESUMED_EXIT);
+}
+
+/* The line the restored process @pid must write. */
+static void rst_want(pid_t pid, char *buf, size_t size)
+{
+	snprintf(buf, size, "resumed %s %llx pid %d fds %d\n", RST_WORD,
+		 (unsigned long long)pattern(RST_SEED, 0, 1), (int)pid,
+		 RST_MARK_FD);
+}
+
+static void t_restore_capture(struct ctx *c)
+{
+	unsigned char *buf;
+	int fd, status;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(c->rst_path, sizeof(c->rst_path), "%s/restore.img", c->dir);
+	snprintf(c->rst_data, sizeof(c->rst_data), "%s/restore.data", c->dir);
+	buf = malloc(2 * psz);
+	if (!CHECK(buf, "out of memory"))
+		return;
+	fill(buf, RST_SEED, 0);
+	fill(buf + psz, RST_SEED, 1);
+	fd = open(c->rst_data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	n = fd >= 0 ? write(fd, buf, 2 * psz) : -1;
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	if (!CHECK(n == (ssize_t)(2 * psz), "writing %s: %s", c->rst_data,
+		   strerror(errno)))
+		return;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (!CHECK(pid >= 0, "fork: %s", strerror(errno)))
+		return;
+	if (pid == 0)
+		restore_capturer(c);
+	if (!CHECK(waitpid(pid, &status, 0) == pid, "waitpid: %s",
+		   strerror(errno)))
+		return;
+	if (!CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		   "the capturing child: status %#x (exit %d: %s)", status,
+		   WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		   WIFEXITED(status) && WEXITSTATUS(status) < RST_CHILD_NO_THREAD ?
+		   strerror(WEXITSTATUS(status)) : "-"))
+		return;
+	c->rst_ok = true;
+}
+
+/* The image the capturing child wrote, open for reading, or -1. */
+static int rst_open(const struct ctx *c)
+{
+	int fd;
+
+	if (!CHECK(c->rst_ok, "no image: the capture failed"))
+		return -1;
+	fd = open(c->rst_path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0, "%s: %s", c->rst_path, strerror(errno));
+	return fd;
+}
+
+/* Everything from @fd until end of file, NUL-terminated, into @buf. */
+static void read_all(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < size - 1) {
+		n = read(fd, buf + len, size - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+}
+
+/* The line of the restored process @pid is the one it must write. */
+static void check_line(pid_t pid, const char *got)
+{
+	char want[512];
+
+	rst_want(pid, want, sizeof(want));
+	CHECK(!strcmp(got, want), "the restored process wrote '%.*s', want '%.*s'",
+	      (int)strcspn(got, "\n"), got, (int)strcspn(want, "\n"), want);
+}
+
+/*
+ * The restored process @pid: its line, read from @rfd to end of file (it
+ * holds the only write end), and its exit status.
+ */
+static void check_restored(pid_t pid, int rfd)
+{
+	char got[512];
+	int status;
+
+	read_all(rfd, got, sizeof(got));
+	check_line(pid, got);
+	if (!CHECK(waitpid(pid, &status, 0) == pid, "waitpid(%d): %s",
+		   (int)pid, strerror(errno)))
+		return;
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == RST_RESUMED_EXIT,
+	      "the restored process: status %#x, want exit %d", status,
+	      RST_RESUMED_EXIT);
+}
+
+/*
+ * spice_spawn() of the image with @flags: a child that is the restored
+ * process, or a skip if the kernel does not do @flags yet.
+ */
+static void spawn_restored(const struct ctx *c, uint64_t flags,
+			   const char *flag_name)
+{
+	struct spice_fd_map map;
+	int fd, p[2];
+	pid_t pid;
+
+	fd = rst_open(c);
+	if (fd < 0)
+		return;
+	if (!CHECK(pipe2(p, O_CLOEXEC) == 0, "pipe2: %s", strerror(errno))) {
+		close(fd);
+		return;
+	}
+	map.image_fd = RST_MARK_FD;
+	map.caller_fd = p[1];
+	pid = spice_spawn(fd, flags, &map, 1);
+	close(p[1]);
+	close(fd);
+	if (pid == -EOPNOTSUPP && flags) {
+		skip("%s: not implemented by this kernel (EOPNOTSUPP)",
+		     flag_name);
+	} else if (CHECK(pid > 0, "spice_spawn(%s): %d (%s)", flag_name,
+			 (int)pid, strerror(-pid))) {
+		check_restored(pid, p[0]);
+	}
+	close(p[0]);
+}
+
+static void t_spawn(struct ctx *c)
+{
+	spawn_restored(c, 0, "no flags");
+}
+
+static void t_spawn_share_cache(struct ctx *c)
+{
+	spawn_restored(c, SPICE_RESTORE_SHARE_CACHE,
+		       "SPICE_RESTORE_SHARE_CACHE");
+}
+
+static void t_spawn_lazy(struct ctx *c)
+{
+	spawn_restored(c, SPICE_RESTORE_LAZY, "SPICE_RESTORE_LAZY");
+}
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/*
+ * spice_restore() in a forked child, with a second thread if @threaded.
+ * Returns its result, or 1 if the child was restored; -EPROTO, with a
+ * diagnostic, for anything else. If @rfd is not negative, the restored
+ * process's line is read from it (after @wfd, the write end, is closed
+ * here) and checked.
+ */
+static int restore_in_child(int image_fd, const struct spice_fd_map *map,
+			    unsigned int nr_map, bool threaded, int rfd,
+			    int wfd)
+{
+	char got[512] = "";
+	pthread_t thread;
+	int status, ret;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		diag("fork: %s", strerror(errno));
+		return -EPROTO;
+	}
+	if (pid == 0) {
+		if (threaded && pthread_create(&thread, NULL, sleeper, NULL))
+			_exit(RST_CHILD_NO_THREAD);
+		ret = spice_restore(image_fd, 0, map, nr_map);
+		_exit(ret < 0 && -ret < RST_CHILD_NO_THREAD ? -ret :
+		      RST_CHILD_ODD);
+	}
+	if (wfd >= 0)
+		close(wfd);
+	if (rfd >= 0)
+		read_all(rfd, got, sizeof(got));
+	if (waitpid(pid, &status, 0) != pid) {
+		diag("waitpid: %s", strerror(errno));
+		return -EPROTO;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == RST_RESUMED_EXIT) {
+		if (rfd >= 0)
+			check_line(pid, got);
+		return 1;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) > 0 &&
+	    WEXITSTATUS(status) < RST_CHILD_NO_THREAD)
+		return -WEXITSTATUS(status);
+	diag("the restoring child: status %#x", status);
+	return -EPROTO;
+}
+
+static void t_restore_exec(struct ctx *c)
+{
+	struct spice_fd_map map;
+	int fd, p[2], ret;
+
+	fd = rst_open(c);
+	if (fd < 0)
+		return;
+	if (!CHECK(pipe2(p, O_CLOEXEC) == 0, "pipe2: %s", strerror(errno))) {
+		close(fd);
+		return;
+	}
+	map.image_fd = RST_MARK_FD;
+	map.caller_fd = p[1];
+	ret = restore_in_child(fd, &map, 1, false, p[0], p[1]);
+	CHECK(ret == 1, "spice_restore: %d (%s)", ret, strerror(-ret));
+	close(p[0]);
+	close(fd);
+}
+
+static void t_restore_threads(struct ctx *c)
+{
+	int fd, ret;
+
+	fd = rst_open(c);
+	if (fd < 0)
+		return;
+	ret = restore_in_child(fd, NULL, 0, true, -1, -1);
+	CHECK(ret == -EBUSY, "spice_restore with two threads: %d (%s), want -EBUSY",
+	      ret, ret == 1 ? "restored" : strerror(-ret));
+	close(fd);
+}
+
+/* A restore the kernel refuses, in a forked child: -@want. */
+static void refused(int image_fd, const struct spice_fd_map *map,
+		    unsigned int nr_map, int want, const char *what)
+{
+	int ret = restore_in_child(image_fd, map, nr_map, false, -1, -1);
+
+	CHECK(ret == -want, "%s: spice_restore: %d (%s), want -%d (%s)", what,
+	      ret, ret == 1 ? "restored" : strerror(-ret), want,
+	      strerror(want));
+}
+
+static void t_restore_refused(struct ctx *c)
+{
+	struct spice_fd_map map = { .image_fd = 3, .caller_fd = -1 };
+	char path[PATH_MAX];
+	int fd, bad, ret;
+
+	fd = rst_open(c);
+	if (fd < 0)
+		return;
+
+	/* A caller fd the map names, not open: the kernel's -EBADF. */
+	bad = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (CHECK(bad >= 0, "/dev/null: %s", strerror(errno))) {
+		close(bad);
+		map.caller_fd = bad;
+		refused(fd, &map, 1, EBADF, "a caller fd not open");
+	}
+
+	/* The image open for writing only. */
+	bad = open(c->rst_path, O_WRONLY | O_CLOEXEC);
+	if (CHECK(bad >= 0, "%s: %s", c->rst_path, strerror(errno))) {
+		refused(bad, NULL, 0, EBADF, "the image open for writing");
+		close(bad);
+	}
+
+	/* Not a regular file. */
+	bad = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (CHECK(bad >= 0, "%s: %s", c->dir, strerror(errno))) {
+		refused(bad, NULL, 0, EINVAL, "a directory");
+		close(bad);
+	}
+
+	/* Not an image. */
+	bad = open(c->rst_data, O_RDONLY | O_CLOEXEC);
+	if (CHECK(bad >= 0, "%s: %s", c->rst_data, strerror(errno))) {
+		refused(bad, NULL, 0, ENOEXEC, "a file that is not an image");
+		close(bad);
+	}
+
+	/* A copy whose header changed: only the checksum tells. */
+	snprintf(path, sizeof(path), "%s/restore-bad.img", c->dir);
+	ret = copy_file(c->rst_path, path, -1);
+	if (CHECK(ret == 0, "copying the image: %s", strerror(-ret))) {
+		ret = flip_byte(path, offsetof(struct snapshot_image_header,
+					       time_ns));
+		bad = ret ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+		if (CHECK(bad >= 0, "%s: %s", path,
+			  strerror(ret ? -ret : errno))) {
+			refused(bad, NULL, 0, EBADMSG,
+				"an image with its header changed");
+			close(bad);
+		}
+	}
+	close(fd);
+}
+
+/*
+ * The file the image maps changes (its modification time): the restore is
+ * refused with -ESTALE, by spice_spawn() (reported by its child) and by
+ * spice_restore(). Last: the image cannot be restored any more.
+ */
+static void t_restore_stale(struct ctx *c)
+{
+	const struct timespec when[2] = {
+		{ .tv_sec = 1000000000, .tv_nsec = 0 },
+		{ .tv_sec = 1000000000, .tv_nsec = 0 },
+	};
+	int fd, ret;
+	pid_t pid;
+
+	fd = rst_open(c);
+	if (fd < 0)
+		return;
+	if (CHECK(utimensat(AT_FDCWD, c->rst_data, when, 0) == 0,
+		  "utimensat(%s): %s", c->rst_data, strerror(errno))) {
+		pid = spice_spawn(fd, 0, NULL, 0);
+		CHECK(pid == -ESTALE, "spice_spawn: %d (%s), want -ESTALE",
+		      (int)pid, pid > 0 ? "a child" : strerror(-pid));
+		if (pid > 0)
+			reap(pid);
+		CHECK(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD,
+		      "spice_spawn left a child behind");
+		ret = restore_in_child(fd, NULL, 0, false, -1, -1);
+		CHECK(ret == -ESTALE, "spice_restore: %d (%s), want -ESTALE",
+		      ret, ret == 1 ? "restored" : strerror(-ret));
+	}
+	close(fd);
+}
+
 static const struct test {
 	void (*fn)(struct ctx *c);
 	const char *name;
@@ -1396,6 +1848,14 @@ static const struct test {
 	{ t_truncated, "a truncated copy of the image: -EINVAL" },
 	{ t_bad_magic, "a copy with a byte of the magic flipped: -ENOEXEC" },
 	{ t_bad_header, "a copy with a byte of the header flipped: -EBADMSG" },
+	{ t_restore_capture, "restore: a child that maps a file captures itself" },
+	{ t_spawn, "spice_spawn() of the image: the restored child writes to the mapped fd, exits" },
+	{ t_spawn_share_cache, "spice_spawn() with SPICE_RESTORE_SHARE_CACHE: the same" },
+	{ t_spawn_lazy, "spice_spawn() with SPICE_RESTORE_LAZY: the same" },
+	{ t_restore_exec, "spice_restore() in a child: it becomes the image's process, same pid" },
+	{ t_restore_threads, "spice_restore() with another thread: -EBUSY" },
+	{ t_restore_refused, "spice_restore(): the kernel's -EBADF, -EINVAL, -ENOEXEC, -EBADMSG" },
+	{ t_restore_stale, "a file the image maps changed: spice_spawn() and spice_restore() -ESTALE" },
 };
 
 static bool writable_dir(const char *dir)
