@@ -1,6 +1,7 @@
 # Spice: process snapshot and restore in the Linux kernel.
 #
-#   make demo     boot the Spice kernel in QEMU and show the interface
+#   make demo     boot the Spice kernel in QEMU, show the interface and a
+#                 function started cold, restored by Spice and warm
 #   make check    build everything and run every test (host and guest)
 #
 # See README.md for the rest.
@@ -15,8 +16,8 @@ KBENCH  := $(BUILD)/kernel-bench/arch/x86/boot/bzImage
 GUEST_TIMEOUT ?= 1800
 
 .PHONY: all deps prepare export checkpatch check-series headers kernel \
-	kernel-bench userlib selftests rootfs check check-host check-guest \
-	bench-capture \
+	kernel-bench userlib selftests coldstart restore-bench rootfs check \
+	check-host check-guest bench-capture bench-coldstart bench-restore \
 	demo shell install clean distclean help bench-populate
 
 all: kernel userlib selftests rootfs
@@ -24,7 +25,9 @@ all: kernel userlib selftests rootfs
 help:
 	@sed -n '/^# Targets/,/^$$/p' $(TOP)/README.md 2>/dev/null || true
 	@echo "targets: deps prepare export checkpatch check-series headers kernel kernel-bench"
-	@echo "         userlib selftests rootfs check check-host check-guest demo shell install clean"
+	@echo "         userlib selftests coldstart restore-bench rootfs check check-host"
+	@echo "         check-guest demo shell install clean bench-populate bench-capture"
+	@echo "         bench-coldstart bench-restore"
 
 deps:
 	@$(TOP)/scripts/deps
@@ -60,12 +63,29 @@ selftests: headers
 	@$(MAKE) -s -C $(TOP)/selftests O=$(BUILD)/selftests HEADERS=$(HEADERS) \
 		KSFT=$(LINUX)/tools/testing/selftests
 
-# The guest disks hold the selftests and libspice's guest tests (built
-# here: userlib's guest target, in $(BUILD)/userlib/guest).
-rootfs: selftests userlib
+# The cold-start benchmark: its driver and the functions it starts, for the
+# guest (make demo, make bench-coldstart).
+coldstart: userlib
+	@$(MAKE) -s -C $(TOP)/bench/coldstart O=$(BUILD)/bench/coldstart \
+		USERLIB=$(BUILD)/userlib
+
+# The restore benchmark: its driver and heap64, the process it restores
+# (make bench-restore).
+restore-bench: userlib
+	@$(MAKE) -s -C $(TOP)/bench/restore O=$(BUILD)/bench/restore \
+		USERLIB=$(BUILD)/userlib
+
+# The guest disks hold the selftests, libspice's guest tests (built here:
+# userlib's guest target, in $(BUILD)/userlib/guest), the cold-start
+# benchmark and python3 with its standard library (for the benchmark's
+# Python function; about 40 MB, read only by the demo), the restore
+# benchmark and criu (what it compares Spice with; about 10 MB).
+rootfs: selftests userlib coldstart restore-bench
 	@$(MAKE) -s -C $(TOP)/userlib O=$(BUILD)/userlib HEADERS=$(HEADERS) guest
 	@$(TOP)/scripts/mkrootfs --selftests $(BUILD)/selftests \
-		--guest-tests $(BUILD)/userlib/guest
+		--guest-tests $(BUILD)/userlib/guest \
+		--coldstart $(BUILD)/bench/coldstart --python \
+		--restore-bench $(BUILD)/bench/restore --criu
 
 install: userlib
 	@$(MAKE) -s -C $(TOP)/userlib O=$(BUILD)/userlib HEADERS=$(HEADERS) install
@@ -82,8 +102,10 @@ check-host: userlib
 check-guest: kernel rootfs
 	@$(TOP)/scripts/run-tests --guest-only
 
-demo: kernel rootfs
-	@$(TOP)/scripts/demo
+# The non-debug kernel: KASAN and lockdep would distort the timings.
+# DEMO_ARGS go to the cold-start driver, e.g. DEMO_ARGS="--reps 3".
+demo: kernel-bench rootfs
+	@$(TOP)/scripts/demo $(DEMO_ARGS)
 
 # Micro-benchmark of mmap_populate_image() against the user-space ways of
 # filling memory from a file, in the guest, under the non-debug kernel,
@@ -95,6 +117,25 @@ bench-capture: kernel-bench rootfs headers
 	@$(TOP)/scripts/vm-run --name bench-capture --cache none --timeout 1800 \
 		--kernel $(KBENCH) -- /host/build/bench/capture_bench \
 		--dir /scratch $(BENCH_ARGS)
+
+# Time to first response of a C and a Python function: cold exec, Spice
+# restore (cold and warm page cache) and a warm process; what make demo
+# shows, with BENCH_ARGS for the driver. JSON in build/bench/coldstart.json.
+bench-coldstart: kernel-bench rootfs
+	@mkdir -p $(BUILD)/bench
+	@$(TOP)/scripts/vm-run --name bench-coldstart --cache none --timeout 3600 \
+		--kernel $(KBENCH) -- /usr/lib/spice/coldstart/coldstart \
+		--dir /scratch --json /host/build/bench/coldstart.json $(BENCH_ARGS)
+
+# Restore time of a process with a 64 MiB heap: Spice (and its share-cache
+# mode) next to `criu restore` of the same process, cold and warm page
+# cache. Table on stdout, JSON in build/bench/restore.json; BENCH_ARGS go to
+# the driver (restore_bench --help).
+bench-restore: kernel-bench rootfs
+	@mkdir -p $(BUILD)/bench
+	@$(TOP)/scripts/vm-run --name bench-restore --cache none --timeout 3600 \
+		--kernel $(KBENCH) -- /usr/lib/spice/restore/restore_bench \
+		--dir /scratch --json /host/build/bench/restore.json $(BENCH_ARGS)
 
 bench-populate: kernel-bench rootfs headers
 	@$(MAKE) -s -C $(TOP)/bench/populate O=$(BUILD)/bench HEADERS=$(HEADERS)
