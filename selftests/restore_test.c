@@ -58,6 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <elf.h>
+#include <grp.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -2074,6 +2075,69 @@ TEST_F(restore, file_replaced)
 BAD_IMAGE(file_record_dev, ESTALE)
 {
 	mi_file(m, m->data_file)->dev ^= 1;
+}
+
+/*
+ * Credentials: the files of an image are reopened with the caller's
+ * credentials and permission checks, as open() would reopen them. The
+ * caller here is an unprivileged user (nobody, with no capability) that
+ * holds the image open: it can restore the image while the data file is
+ * readable and writable by all, and gets -EACCES once the file allows it
+ * less than the image asks for -- reading and writing (the captured
+ * process had it open O_RDWR), or reading (it maps it).
+ */
+#define NOBODY	65534
+
+static const char *prep_nobody(struct call *c)
+{
+	(void)c;
+	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+	    setresuid(NOBODY, NOBODY, NOBODY))
+		return "cannot become nobody";
+	return NULL;
+}
+
+static void nobody_case(struct __test_metadata *_metadata,
+			struct _test_data_restore *self, mode_t mode,
+			long expect, const char *what)
+{
+	struct call c = { .prep = prep_nobody };
+	struct stat st;
+	long r;
+
+	if (getuid() != 0)
+		SKIP(return, "needs root, to become nobody");
+	/* nobody must reach the files and the working directory. */
+	ASSERT_EQ(0, stat(self->dir, &st));
+	if ((st.st_mode & 0005) != 0005)
+		ASSERT_EQ(0, chmod(self->dir, (st.st_mode & 07777) | 0005));
+	ASSERT_EQ(0, chmod(self->data_path, mode));
+	craft(_metadata, self, NULL, false);
+	c.fd = open(self->work_path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, c.fd);
+	r = restore_call(_metadata, &c);
+	close(c.fd);
+	EXPECT_EQ(expect, r)
+		TH_LOG("%s: %s, expected %s", what, outcome_str(r),
+		       outcome_str(expect));
+}
+
+TEST_F(restore, unprivileged_caller)
+{
+	nobody_case(_metadata, self, 0666, OUT_RESUMED,
+		    "nobody, data file rw for all");
+}
+
+TEST_F(restore, unprivileged_caller_cannot_write_file)
+{
+	nobody_case(_metadata, self, 0644, -EACCES,
+		    "nobody, data file read-only for others");
+}
+
+TEST_F(restore, unprivileged_caller_cannot_read_file)
+{
+	nobody_case(_metadata, self, 0600, -EACCES,
+		    "nobody, data file private to root");
 }
 
 BAD_IMAGE(file_record_ino, ESTALE)
