@@ -18,7 +18,8 @@ GUEST_TIMEOUT ?= 1800
 .PHONY: all deps prepare export checkpatch check-series headers kernel \
 	kernel-bench userlib selftests coldstart restore-bench rootfs check \
 	check-host check-guest bench-capture bench-coldstart bench-restore \
-	demo shell install clean distclean help bench-populate
+	demo shell install clean distclean help bench-populate bench \
+	bench-deps bench-disk bench-run
 
 all: kernel userlib selftests rootfs
 
@@ -142,6 +143,49 @@ bench-populate: kernel-bench rootfs headers
 	@$(TOP)/scripts/vm-run --name bench-populate --cache none --timeout 3600 \
 		--kernel $(KBENCH) -- /host/build/bench/populate_bench \
 		--dir /scratch --json /host/build/bench/populate.json $(BENCH_ARGS)
+
+# Cold-start benchmark on FunctionBench-style functions (bench/functions):
+# cold exec, CRIU, Spice (copy, share-cache, warm cache), a warm process and
+# the disk limit, plus density, in one boot of the benchmark kernel with a
+# bench root disk of its own (build/vm/bench-root.img: python3 with pyaes,
+# chameleon, Pillow, scikit-learn and pkg_resources, which chameleon and
+# scikit-learn import; node; criu) so that `make check`'s disk
+# stays small. QUICK=1: helloworld and json, 5 runs. Results in
+# build/bench/results.json, plots in build/bench/plots/; BENCH_ARGS go to
+# the driver (bench/functions/bench.py --help).
+PYDIST := /usr/lib/python3/dist-packages
+BENCH_STAGE := $(BUILD)/bench/functions-stage
+BENCH_TIMEOUT ?= $(if $(QUICK),1800,14400)
+
+bench-deps:
+	@$(TOP)/scripts/deps --bench
+
+bench-disk: userlib bench-deps
+	@rm -rf $(BENCH_STAGE) && mkdir -p $(BENCH_STAGE)
+	@cp -a $(TOP)/bench/functions/bench.py $(TOP)/bench/functions/functions $(BENCH_STAGE)/
+	@cp -L $(BUILD)/userlib/libspice.so.0 $(BENCH_STAGE)/
+	@$(TOP)/scripts/mkrootfs --image bench-root.img --python --criu \
+		--functions $(BENCH_STAGE) --extra /usr/bin/node \
+		--tree $(PYDIST)/pyaes --tree $(PYDIST)/chameleon \
+		--tree $(PYDIST)/PIL --tree $(PYDIST)/numpy --tree $(PYDIST)/scipy \
+		--tree $(PYDIST)/sklearn --tree $(PYDIST)/joblib \
+		--tree $(PYDIST)/pkg_resources --tree $(PYDIST)/setuptools \
+		--extra $(PYDIST)/threadpoolctl.py --exclude tests
+
+bench: kernel-bench
+	@$(MAKE) -s bench-run
+
+# make bench without rebuilding the benchmark kernel (it must exist).
+bench-run: bench-disk
+	@[ -f $(KBENCH) ] || { echo "no $(KBENCH): make kernel-bench" >&2; exit 1; }
+	@mkdir -p $(BUILD)/bench
+	@rm -f $(BUILD)/bench/results.json
+	@$(TOP)/scripts/vm-run --name bench-functions --cache none --mem 4G \
+		--timeout $(BENCH_TIMEOUT) --kernel $(KBENCH) \
+		--root $(BUILD)/vm/bench-root.img -- \
+		/usr/lib/spice/functions/bench.py --dir /scratch \
+		--json /host/build/bench/results.json $(if $(QUICK),--quick) $(BENCH_ARGS)
+	@$(TOP)/bench/functions/plot $(BUILD)/bench/results.json $(BUILD)/bench/plots
 
 shell: kernel rootfs
 	@$(TOP)/scripts/vm-run -- /bin/sh
