@@ -45,12 +45,15 @@
 
 #include <spice.h>
 
-#define MAX_REPS	100
-#define DROP_CACHES	"/proc/sys/vm/drop_caches"
+#include "bench_util.h"
+
+#define MAX_REPS	BENCH_MAX_REPS
 /* What a child writes on its stdout when exec or restore failed. */
 #define CHILD_ERROR	"coldstart-child-error "
 #define EXIT_USAGE	2
 #define EXIT_NO_SPICE	3
+
+const char bench_prog[] = "coldstart";
 
 /* ---------------------------------------------------------------------- */
 /* Options                                                                */
@@ -125,68 +128,11 @@ static char spice_why[256];
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */
 
-__attribute__((format(printf, 1, 2), noreturn))
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "coldstart: error: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-/* Copy @src into @dst, cut to @size - 1 bytes. */
-static void copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = 0;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void sleep_ms(unsigned int ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void fmt_ms(char *buf, size_t len, double ms)
-{
-	if (ms < 1)
-		snprintf(buf, len, "%.3f ms", ms);
-	else if (ms < 100)
-		snprintf(buf, len, "%.1f ms", ms);
-	else
-		snprintf(buf, len, "%.0f ms", ms);
-}
-
-static double median(const double *v, unsigned int n)
-{
-	double s[MAX_REPS];
-
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 static double minimum(const double *v, unsigned int n)
@@ -198,36 +144,6 @@ static double minimum(const double *v, unsigned int n)
 		if (v[i] < m)
 			m = v[i];
 	return m;
-}
-
-/* Cold: write back dirty pages, then drop the clean page cache and slabs. */
-static void drop_caches(void)
-{
-	int fd;
-
-	if (opt_no_drop)
-		return;
-	sync();
-	fd = open(DROP_CACHES, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		die("%s: %s (run as root, or pass --no-drop-caches)",
-		    DROP_CACHES, strerror(errno));
-	if (write(fd, "3\n", 2) != 2)
-		die("%s: %s", DROP_CACHES, strerror(errno));
-	close(fd);
-}
-
-static void describe_status(int st, char *buf, size_t len)
-{
-	if (WIFEXITED(st))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(st),
-			 strsignal(WTERMSIG(st)));
-	else if (WIFSTOPPED(st))
-		snprintf(buf, len, "stopped by signal %d", WSTOPSIG(st));
-	else
-		snprintf(buf, len, "status %#x", st);
 }
 
 /*
@@ -489,7 +405,7 @@ static double run_cold_exec(struct fn *f, unsigned int i, char *resp,
 	double t0, t;
 
 	f->request(i, req, sizeof(req));
-	drop_caches();
+	drop_caches(opt_no_drop, "run as root, or pass --no-drop-caches");
 	fflush(NULL);
 	t0 = now_ms();
 	start(&c, f, EXEC);
@@ -579,7 +495,8 @@ static double run_restore(struct fn *f, unsigned int i, bool cold,
 
 	f->request(i, req, sizeof(req));
 	if (cold)
-		drop_caches();
+		drop_caches(opt_no_drop,
+			    "run as root, or pass --no-drop-caches");
 	fflush(NULL);
 	t0 = now_ms();
 	start(&c, f, RESTORE);
@@ -666,7 +583,7 @@ static void run_function(struct fn *f)
 		if (i == 0)
 			copy_str(f->first_response, sizeof(f->first_response),
 				 expected[0]);
-		fmt_ms(t1, sizeof(t1), f->cold[i]);
+		fmt_ms(t1, sizeof(t1), f->cold[i], " ms");
 		snprintf(line, sizeof(line), "  run %u/%u: cold exec %s", i + 1,
 			 opt_reps, t1);
 		if (f->restore_ok) {
@@ -685,8 +602,8 @@ static void run_function(struct fn *f)
 				    "failed with a warm one: %s", f->name,
 				    spice_why);
 			f->rwarm[i] = t;
-			fmt_ms(t2, sizeof(t2), f->rcold[i]);
-			fmt_ms(t3, sizeof(t3), f->rwarm[i]);
+			fmt_ms(t2, sizeof(t2), f->rcold[i], " ms");
+			fmt_ms(t3, sizeof(t3), f->rwarm[i], " ms");
 			printf("%s, Spice restore cold %s, warm %s\n", line, t2,
 			       t3);
 		} else {
@@ -695,7 +612,7 @@ static void run_function(struct fn *f)
 		fflush(stdout);
 	}
 	run_warm(f, expected);
-	fmt_ms(t1, sizeof(t1), median(f->warm, opt_reps));
+	fmt_ms(t1, sizeof(t1), median(f->warm, opt_reps), " ms");
 	printf("  warm process: %s (median); responses checked\n", t1);
 	if (f->captured && !opt_keep)
 		unlink(f->image);
@@ -726,8 +643,8 @@ static void print_table(void)
 			continue;
 		mc = median(f->cold, opt_reps);
 		mw = median(f->warm, opt_reps);
-		fmt_ms(a, sizeof(a), mc);
-		fmt_ms(d, sizeof(d), mw);
+		fmt_ms(a, sizeof(a), mc, " ms");
+		fmt_ms(d, sizeof(d), mw, " ms");
 		strcpy(b, "n/a");
 		strcpy(c, "n/a");
 		strcpy(r1, "n/a");
@@ -735,8 +652,8 @@ static void print_table(void)
 		strcpy(img, "n/a");
 		if (f->restore_ok) {
 			mr = median(f->rcold, opt_reps);
-			fmt_ms(b, sizeof(b), mr);
-			fmt_ms(c, sizeof(c), median(f->rwarm, opt_reps));
+			fmt_ms(b, sizeof(b), mr, " ms");
+			fmt_ms(c, sizeof(c), median(f->rwarm, opt_reps), " ms");
 			fmt_ratio(r1, sizeof(r1), mc / mr);
 			fmt_ratio(r2, sizeof(r2), mr / mw);
 		}
@@ -756,20 +673,6 @@ static void print_table(void)
 		printf("Spice restore not measured (--no-spice).\n");
 	else if (spice_state == SPICE_UNAVAILABLE || restore_unavailable)
 		printf("Spice restore unavailable: %s.\n", spice_why);
-}
-
-static void json_str(FILE *j, const char *s)
-{
-	fputc('"', j);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(j, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(j, "\\u%04x", *s);
-		else
-			fputc(*s, j);
-	}
-	fputc('"', j);
 }
 
 static void json_samples(FILE *j, const char *key, const double *v, bool ok,

@@ -58,12 +58,15 @@
 
 #include <spice.h>
 
-#define MAX_REPS	100
-#define DROP_CACHES	"/proc/sys/vm/drop_caches"
+#include "bench_util.h"
+
+#define MAX_REPS	BENCH_MAX_REPS
 #define CHILD_ERROR	"restore-bench-child-error "
 #define WORK_DIR	"/tmp/restore_bench"	/* criu's logs: off the measured disk */
 #define EXIT_USAGE	2
 #define EXIT_PARTIAL	3
+
+const char bench_prog[] = "restore_bench";
 
 /* ---------------------------------------------------------------------- */
 /* Options                                                                */
@@ -122,28 +125,6 @@ static sigset_t orig_mask;		/* before SIGCHLD was blocked */
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */
 
-__attribute__((format(printf, 1, 2), noreturn))
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "restore_bench: error: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = 0;
-}
-
 /* snprintf() that may cut, on purpose (messages, bounded paths). */
 __attribute__((format(printf, 3, 4)))
 static void fmt(char *buf, size_t size, const char *f, ...)
@@ -153,30 +134,6 @@ static void fmt(char *buf, size_t size, const char *f, ...)
 	va_start(ap, f);
 	vsnprintf(buf, size, f, ap);
 	va_end(ap);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, unsigned int n)
-{
-	double s[MAX_REPS];
-
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 /* Nearest rank: the smallest sample that is >= 90% of them (n=5: the max). */
@@ -190,48 +147,9 @@ static double p90(const double *v, unsigned int n)
 	return s[k - 1];
 }
 
-static void fmt_ms(char *buf, size_t len, double ms)
-{
-	if (ms < 1)
-		snprintf(buf, len, "%.3f", ms);
-	else if (ms < 100)
-		snprintf(buf, len, "%.1f", ms);
-	else
-		snprintf(buf, len, "%.0f", ms);
-}
-
 static void fmt_mib(char *buf, size_t len, off_t bytes)
 {
 	snprintf(buf, len, "%.1f MiB", bytes / 1048576.0);
-}
-
-static void drop_caches(void)
-{
-	int fd;
-
-	if (opt_no_drop)
-		return;
-	sync();
-	fd = open(DROP_CACHES, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		die("%s: %s (pass --no-drop-caches)", DROP_CACHES,
-		    strerror(errno));
-	if (write(fd, "3\n", 2) != 2)
-		die("%s: %s", DROP_CACHES, strerror(errno));
-	close(fd);
-}
-
-static void describe_status(int st, char *buf, size_t len)
-{
-	if (WIFEXITED(st))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(st),
-			 strsignal(WTERMSIG(st)));
-	else if (WIFSTOPPED(st))
-		snprintf(buf, len, "stopped by signal %d", WSTOPSIG(st));
-	else
-		snprintf(buf, len, "status %#x", st);
 }
 
 /*
@@ -679,7 +597,7 @@ static int restore_spice(enum sys_id id, int cold, unsigned int rep)
 	if (pipe2(out, O_CLOEXEC))
 		die("pipe: %s", strerror(errno));
 	if (cold)
-		drop_caches();
+		drop_caches(opt_no_drop, "pass --no-drop-caches");
 	fflush(NULL);
 	t0 = now_ms();
 	pid = fork();
@@ -768,7 +686,7 @@ static void restore_criu(int cold, unsigned int rep)
 	if (pipe2(pipefd, O_CLOEXEC))
 		die("pipe: %s", strerror(errno));
 	if (cold)
-		drop_caches();
+		drop_caches(opt_no_drop, "pass --no-drop-caches");
 	fflush(NULL);
 	t0 = now_ms();
 	criu = fork();
@@ -867,8 +785,8 @@ static void cell(char *buf, size_t len, const double *v, bool on)
 		snprintf(buf, len, "n/a");
 		return;
 	}
-	fmt_ms(a, sizeof(a), median(v, nr_done));
-	fmt_ms(b, sizeof(b), p90(v, nr_done));
+	fmt_ms(a, sizeof(a), median(v, nr_done), "");
+	fmt_ms(b, sizeof(b), p90(v, nr_done), "");
 	fmt(buf, len, "%s / %s", a, b);
 }
 
@@ -952,20 +870,6 @@ static void print_results(void)
 	for (i = 0; i < NR_SYS; i++)
 		if (!sys[i].on && sys[i].why[0])
 			printf("%s not measured: %s\n", sys[i].label, sys[i].why);
-}
-
-static void json_str(FILE *j, const char *s)
-{
-	fputc('"', j);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(j, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(j, "\\u%04x", *s);
-		else
-			fputc(*s, j);
-	}
-	fputc('"', j);
 }
 
 static void json_samples(FILE *j, const char *key, const double *v, bool last)
