@@ -19,7 +19,7 @@ GUEST_TIMEOUT ?= 1800
 	kernel-bench userlib selftests coldstart restore-bench rootfs check \
 	check-host check-guest bench-capture bench-coldstart bench-restore \
 	demo shell install clean distclean help bench-populate bench \
-	bench-deps bench-disk bench-run
+	bench-deps bench-disk bench-run bench-profile
 
 all: kernel userlib selftests rootfs
 
@@ -170,7 +170,8 @@ bench-disk: userlib bench-deps
 		--tree $(PYDIST)/PIL --tree $(PYDIST)/numpy --tree $(PYDIST)/scipy \
 		--tree $(PYDIST)/sklearn --tree $(PYDIST)/joblib \
 		--tree $(PYDIST)/pkg_resources --tree $(PYDIST)/setuptools \
-		--extra $(PYDIST)/threadpoolctl.py --exclude tests
+		--extra $(PYDIST)/threadpoolctl.py --extra /usr/bin/perf \
+		--exclude tests
 
 bench: kernel-bench
 	@$(MAKE) -s bench-run
@@ -186,6 +187,21 @@ bench-run: bench-disk
 		/usr/lib/spice/functions/bench.py --dir /scratch \
 		--json /host/build/bench/results.json $(if $(QUICK),--quick) $(BENCH_ARGS)
 	@$(TOP)/bench/functions/plot $(BUILD)/bench/results.json $(BUILD)/bench/plots
+
+# Where the time of a cold restore goes: perf record (in the guest, every
+# CPU, call graphs) around BENCH_REPS (5) cold runs of each system per
+# function (default: helloworld, json, lr_serving); perf reports by program
+# and library and by function in build/bench/profile/.
+BENCH_PROFILE ?= helloworld json lr_serving
+bench-profile: bench-disk
+	@[ -f $(KBENCH) ] || { echo "no $(KBENCH): make kernel-bench" >&2; exit 1; }
+	@rm -rf $(BUILD)/bench/profile && mkdir -p $(BUILD)/bench/profile
+	@$(TOP)/scripts/vm-run --name bench-profile --cache none --mem 4G \
+		--timeout 3600 --kernel $(KBENCH) \
+		--root $(BUILD)/vm/bench-root.img -- \
+		/usr/lib/spice/functions/bench.py --dir /scratch --density 0 \
+		--reps $(or $(BENCH_REPS),5) --profile /host/build/bench/profile \
+		$(BENCH_PROFILE)
 
 shell: kernel rootfs
 	@$(TOP)/scripts/vm-run -- /bin/sh

@@ -2257,8 +2257,8 @@ static void fail_restore(struct _test_data_populate *self)
 	self->debugfs_mounted = false;
 }
 
-/* How many of the first @nr pages of @fd are in the page cache, or -1. */
-static long resident_pages(int fd, unsigned long nr)
+/* How many of pages [@first, @first + @nr) of @fd are cached, or -1. */
+static long resident_range(int fd, unsigned long first, unsigned long nr)
 {
 	unsigned char *vec = malloc(nr);
 	unsigned long i;
@@ -2267,7 +2267,7 @@ static long resident_pages(int fd, unsigned long nr)
 
 	if (!vec)
 		return -1;
-	p = mmap(NULL, nr * psz, PROT_READ, MAP_SHARED, fd, 0);
+	p = mmap(NULL, nr * psz, PROT_READ, MAP_SHARED, fd, first * psz);
 	if (p == MAP_FAILED) {
 		free(vec);
 		return -1;
@@ -2279,6 +2279,12 @@ static long resident_pages(int fd, unsigned long nr)
 	munmap(p, nr * psz);
 	free(vec);
 	return resident;
+}
+
+/* How many of the first @nr pages of @fd are in the page cache, or -1. */
+static long resident_pages(int fd, unsigned long nr)
+{
+	return resident_range(fd, 0, nr);
 }
 
 /*
@@ -2321,6 +2327,67 @@ TEST_F(populate, copy_cold)
 	check_range(_metadata, "partly cached", map + (nr + 16) * psz, nr,
 		    self->seed, 0);
 	ASSERT_EQ(0, munmap(map, (2 * nr + 16) * psz));
+}
+
+/*
+ * Cold image, small extents whose data are adjacent in the image but in
+ * another order than in the mapping, as a capture lays out its working set:
+ * they are read in the image's order, with requests that span extents, and
+ * a run of at least 2 MiB of them goes straight into the new pages with
+ * direct I/O, leaving nothing in the page cache. Runs shorter than that,
+ * split by a gap in the image, are read through the page cache. Either
+ * way, each page holds its own bytes.
+ */
+TEST_F(populate, copy_cold_runs)
+{
+	const unsigned long nr = 128, each = 8, direct = 1024, small = 2560;
+	const unsigned long len = nr * each + 2 * 64;
+	struct mmap_populate_extent ext[128 + 2];
+	struct mmap_populate_args args;
+	long resident;
+	unsigned long i;
+	int err;
+	char *map;
+
+	if (!self->on_scratch)
+		SKIP(return, "no writable /scratch: the image is not on a disk");
+	/* 4 MiB, extent i from the place of extent i ^ 1 in the image. */
+	for (i = 0; i < nr; i++)
+		ext[i] = data_ext(i * each, each, direct + (i ^ 1) * each);
+	/* 2 x 256 KiB, a page apart in the image. */
+	ext[nr] = data_ext(nr * each, 64, small);
+	ext[nr + 1] = data_ext(nr * each + 64, 64, small + 65);
+	args = copy_args(self, ext, nr + 2, len * psz);
+
+	ASSERT_EQ(0, fsync(self->fd));
+	ASSERT_EQ(0, posix_fadvise(self->fd, 0, 0, POSIX_FADV_DONTNEED));
+	err = snapshot_write_text("/proc/sys/vm/drop_caches", "3");
+	ASSERT_EQ(0, err) TH_LOG("drop_caches: %s", strerror(-err));
+	resident = resident_pages(self->fd, self->image_pages);
+	ASSERT_LE(0, resident) TH_LOG("mincore: %s", strerror(errno));
+	if (resident)
+		SKIP(return, "%ld pages of the image stay in the page cache",
+		     resident);
+
+	map = populate_ok(_metadata, &args);
+	check_pages(_metadata, "on return", map, len, PAGE_ANON);
+	for (i = 0; i < nr; i++)
+		check_range(_metadata, "run", map + i * each * psz, each,
+			    self->seed, direct + (i ^ 1) * each);
+	check_range(_metadata, "short run", map + nr * each * psz, 64,
+		    self->seed, small);
+	check_range(_metadata, "short run after the gap",
+		    map + (nr * each + 64) * psz, 64, self->seed, small + 65);
+
+	resident = resident_range(self->fd, direct, nr * each);
+	EXPECT_EQ(0, resident)
+		TH_LOG("%ld pages of the 4 MiB run are in the page cache: not read directly",
+		       resident);
+	resident = resident_range(self->fd, small, 129);
+	EXPECT_LE(128, resident)
+		TH_LOG("%ld of the short runs' 128 pages are in the page cache",
+		       resident);
+	ASSERT_EQ(0, munmap(map, len * psz));
 }
 
 /*

@@ -22,6 +22,7 @@ import math
 import mmap
 import os
 import select
+import shutil
 import signal
 import sys
 import time
@@ -31,8 +32,8 @@ FNDIR = os.path.join(HERE, "functions")
 PYTHON = "/usr/bin/python3"
 NODE = "/usr/bin/node"
 CRIU = "/usr/sbin/criu"
+PERF = "/usr/bin/perf"
 WORK = "/tmp/bench"
-CHILD_ERROR = "bench-child-error"
 SPICE_CAPTURE_WORKING_SET = 1 << 1
 SPICE_RESTORE_SHARE_CACHE = 1 << 0
 
@@ -73,6 +74,10 @@ def now():
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
 
+class FdMap(ctypes.Structure):
+    _fields_ = [("image_fd", ctypes.c_int), ("caller_fd", ctypes.c_int)]
+
+
 class Reason(ctypes.Structure):
     _fields_ = [("code", ctypes.c_uint32), ("fd", ctypes.c_int32), ("addr", ctypes.c_uint64)]
 
@@ -84,6 +89,7 @@ def load_libspice(path):
     lib.spice_capture_pid.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_uint64,
                                       ctypes.POINTER(Reason)]
     lib.spice_restore.argtypes = [ctypes.c_int, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint]
+    lib.spice_spawn.argtypes = [ctypes.c_int, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint]
     lib.spice_image_reason_name.restype = ctypes.c_char_p
     lib.spice_image_reason_name.argtypes = [ctypes.c_uint32]
     lib.spice_image_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p),
@@ -250,44 +256,41 @@ def fn_argv(wl):
 
 
 def start(wl, how, image=None, flags=0, warmup=0, stderr=None):
-    """how: exec, capture, restore. stderr: a path (default /dev/null)."""
+    """how: exec, capture, restore. stderr: a path (default /dev/null).
+
+    No Python runs in the child: the runtime is started with posix_spawn()
+    and a restore with libspice's spice_spawn(), both of which start the
+    child in the driver's memory (CLONE_VM | CLONE_VFORK), as a platform's
+    launcher would; a fork() of this interpreter would add a copy of its
+    page tables and, from a cold cache, the faults of its own code."""
     c = Child()
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
-    argv = fn_argv(wl)
-    env = fn_env(how == "capture", warmup)
-    sys.stdout.flush()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.dup2(in_r, 0)
-            os.dup2(out_w, 1)
-            efd = os.open(stderr or "/dev/null", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            os.dup2(efd, 2)
-            os.closerange(3, 65536)
-            signal.pthread_sigmask(signal.SIG_SETMASK, [])
-            if how == "restore":
-                fd = os.open(image, os.O_RDONLY)
-                rc = lib.spice_restore(fd, flags, None, 0)
-                os.write(1, ("%s %d snapshot_restore: %s\n" % (CHILD_ERROR, -rc, os.strerror(-rc))).encode())
-            else:
-                os.execve(argv[0], argv, env)
-        except BaseException as e:
-            try:
-                os.write(1, ("%s %d %s\n" % (CHILD_ERROR, getattr(e, "errno", 0) or 0, e)).encode())
-            except BaseException:
-                pass
-        os._exit(127)
-    os.close(in_r)
-    os.close(out_w)
+    efd = os.open(stderr or "/dev/null", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+                  0o644)
+    try:
+        if how == "restore":
+            fd = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
+            fdmap = (FdMap * 3)(FdMap(0, in_r), FdMap(1, out_w), FdMap(2, efd))
+            pid = lib.spice_spawn(fd, flags, fdmap, 3)
+            os.close(fd)
+            if pid < 0:
+                raise Fail("spice_spawn: %s" % os.strerror(-pid))
+        else:
+            argv = fn_argv(wl)
+            env = fn_env(how == "capture", warmup)
+            pid = os.posix_spawn(argv[0], argv, env, file_actions=[
+                (os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+                (os.POSIX_SPAWN_DUP2, efd, 2)], setsigmask=[])
+    finally:
+        for fd in (in_r, out_w, efd):
+            os.close(fd)
     c.pid, c.req, c.resp = pid, in_w, out_r
     c.pipe_ino = (os.fstat(in_w).st_ino, os.fstat(out_r).st_ino)
     return c
 
 
 def parse_response(line, what):
-    if line.startswith(CHILD_ERROR):
-        raise Fail("%s: %s" % (what, line[len(CHILD_ERROR) + 1:]))
     if "\t" not in line:
         raise Fail("%s: malformed response %r" % (what, line))
     res, meta = line.rsplit("\t", 1)
@@ -357,43 +360,31 @@ def run_spice(wl, st, n, expected, flags, cold):
 
 
 def run_criu(wl, st, n, expected):
-    """fork + exec of criu restore --restore-detached; the restored function
+    """posix_spawn of criu restore --restore-detached; the restored function
     (same pid as at the dump) gets new pipes through --inherit-fd, is
     stopped as it was dumped, and is resumed with SIGCONT once criu exits."""
     pid = st["criu_pid"]
     if proc_stat(pid):
         raise Fail("CRIU: pid %d, which criu restores with, is taken" % pid)
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
+    pipes = os.pipe() + os.pipe()
+    in_r, in_w, out_r, out_w = pipes
     logf = "%s/criu-restore-%s.log" % (WORK, wl[0])
     outf = "%s/criu-restore-%s.out" % (WORK, wl[0])
     argv = [CRIU, "restore", "-D", st["criu_dir"], "--shell-job", "--restore-detached",
             "--inherit-fd", "fd[3]:pipe:[%d]" % st["pipe_ino"][0],
             "--inherit-fd", "fd[4]:pipe:[%d]" % st["pipe_ino"][1], "-o", logf]
+    # above 4, so that no dup2() below overwrites a descriptor still to be moved
+    in_r, out_w = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (in_r, out_w))
+    outfd = os.open(outf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
     drop_caches()
-    sys.stdout.flush()
     t0 = now()
-    criu = os.fork()
-    if criu == 0:
-        try:
-            # out of the way first: a pipe may already be fd 3 or 4
-            a = fcntl.fcntl(in_r, fcntl.F_DUPFD, 10)
-            b = fcntl.fcntl(out_w, fcntl.F_DUPFD, 10)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-            fd = os.open(outf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            fd = os.open("/dev/null", os.O_RDONLY)
-            os.dup2(fd, 0)
-            os.closerange(5, 65536)
-            signal.pthread_sigmask(signal.SIG_SETMASK, [])
-            os.execv(CRIU, argv)
-        except BaseException:
-            pass
-        os._exit(127)
-    os.close(in_r)
-    os.close(out_w)
+    criu = os.posix_spawn(CRIU, argv, dict(os.environ), file_actions=[
+        (os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, outfd, 1),
+        (os.POSIX_SPAWN_DUP2, outfd, 2), (os.POSIX_SPAWN_DUP2, in_r, 3),
+        (os.POSIX_SPAWN_DUP2, out_w, 4)], setsigmask=[])
+    for fd in (outfd, null, in_r, out_w, pipes[0], pipes[3]):
+        os.close(fd)
     c = Child()
     c.pid, c.req, c.resp = pid, in_w, out_r
     s = {}
@@ -729,11 +720,90 @@ def print_table(res):
 # ---------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------
+# Profile: where a cold restore's time goes
+
+
+def perf_start(data):
+    """perf record of every CPU (cpu-clock: TCG has no PMU) with call
+    graphs, until perf_stop()."""
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            fd = os.open(data + ".log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.closerange(3, 65536)
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            os.execv(PERF, [PERF, "record", "-a", "-g", "-e", "cpu-clock", "-F", "2000",
+                            "--no-buildid-cache", "-o", data])
+        except BaseException:
+            pass
+        os._exit(127)
+    time.sleep(1)       # perf is set up
+    return pid
+
+
+def perf_stop(pid):
+    os.kill(pid, signal.SIGINT)
+    if wait_child(pid) is None:
+        kill_reap(pid)
+
+
+def perf_report(data, out, sort, extra=()):
+    rc = run_cmd([PERF, "report", "-i", data, "--stdio", "--no-children", "--sort", sort,
+                  "--percent-limit", "0.5"] + list(extra), out)
+    if rc != 0:
+        raise Fail("perf report failed (%s): %s" % (rc, tail(out)))
+
+
+def profile(wl, st, reps):
+    """perf record around reps cold restores of each system; reports in
+    --profile DIR: NAME-SYSTEM-dso.txt (by program and library) and
+    NAME-SYSTEM-sym.txt (by function, with call graphs)."""
+    name = wl[0]
+    runs = []
+    if st.get("image"):
+        runs += [("spice", lambda n, e: run_spice(wl, st, n, e, 0, True)),
+                 ("spice_share", lambda n, e: run_spice(wl, st, n, e, SPICE_RESTORE_SHARE_CACHE, True))]
+    if st.get("criu_dir"):
+        runs.append(("criu", lambda n, e: run_criu(wl, st, n, e)))
+    runs.append(("cold_exec", lambda n, e: run_cold_exec(wl, n, e)))
+    os.makedirs(opt.profile, exist_ok=True)
+    for sname, fn in runs:
+        data = "%s/perf-%s-%s.data" % (opt.dir, name, sname)
+        expected = {}
+        pid = perf_start(data)
+        try:
+            e2e = [fn(i + 1, expected)["end_to_end_ms"] for i in range(reps)]
+        finally:
+            perf_stop(pid)
+        base = "%s/%s-%s" % (opt.profile, name, sname)
+        # the idle loop (swapper) is left out: the percentages are of busy time
+        comms = "bench.py,python3,criu,node"
+        perf_report(data, base + "-dso.txt", "comm,dso",
+                    ["-g", "none", "--comms", comms, "--percentage", "relative"])
+        perf_report(data, base + "-sym.txt", "dso,sym",
+                    ["-g", "caller,0.5,callee,function,percent", "--max-stack", "32",
+                     "--comms", comms, "--percentage", "relative"])
+        shutil.copy(data, base + ".data")
+        os.unlink(data)
+        log("  profile %s: %d runs, median %s ms: %s-{dso,sym}.txt"
+            % (sname, reps, fmt_ms(median(e2e)), base))
+
+
 def run_one(wl, res, reps, speed):
     name = wl[0]
     log("%s:" % name)
     st = {}
     capture(wl, st)
+    if opt.profile:
+        profile(wl, st, reps)
+        for f in (st.get("image"),):
+            if f:
+                os.unlink(f)
+        return
     w = {"runtime": wl[1], "init_ms": st.get("init_ms"), "threads_at_capture": st.get("nr_threads"),
          "systems": {}}
     res["workloads"][name] = w
@@ -819,7 +889,7 @@ def finish_results(res, partial):
         "spice_over_warm_geomean": ratio("spice", "warm"),
         "cold_over_spice_geomean": ratio("cold_exec", "spice"),
         "spice_over_limit_geomean": geomean(lim),
-        "metric": "medians of end-to-end time (fork to first response)",
+        "metric": "medians of end-to-end time (spawn to first response)",
     }
     if opt.json:
         with open(opt.json + ".tmp", "w") as f:
@@ -841,6 +911,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--no-criu", dest="criu", action="store_false")
     ap.add_argument("--no-spice", dest="spice", action="store_false")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="instead of measuring, profile reps cold runs of each system "
+                    "with perf; reports in DIR")
     opt = ap.parse_args()
     reps = opt.reps or (5 if opt.quick else 10)
     names = opt.workloads or (QUICK if opt.quick else [w[0] for w in WORKLOADS])
@@ -878,7 +951,8 @@ def main():
             res["errors"] = res.get("errors", 0) + 1
             reap_strays()
         finish_results(res, partial=(wl is not wls[-1]))
-    print_table(res)
+    if not opt.profile:
+        print_table(res)
     return 1 if res.get("errors") else 0
 
 

@@ -296,8 +296,12 @@ int spice_restore(int image_fd, uint64_t flags,
  * @map:      as for spice_restore(): descriptors of the caller to install
  * @nr_map:   as for spice_restore()
  *
- * Forks a child that calls snapshot_restore(), the way posix_spawn(3)
- * forks one that calls execve(2), and tells the caller synchronously
+ * Starts a child that calls snapshot_restore(), the way posix_spawn(3)
+ * starts one that calls execve(2): the child shares the caller's memory,
+ * on a stack of its own, and the calling thread is suspended until the
+ * restore has given the child its own (clone(2) with CLONE_VM |
+ * CLONE_VFORK), so that the caller's page tables are not copied, as fork(2)
+ * would, only to be thrown away. It tells the caller synchronously
  * whether the restore succeeded: the child reports a failure through a
  * close-on-exec pipe (whose write end the restore closes on success, with
  * the rest of the file table) and exits with status 127; the caller reaps
@@ -317,8 +321,9 @@ int spice_restore(int image_fd, uint64_t flags,
  * caller's child to wait for (its exit status is the restored process's;
  * if it dies before the restore is done -- SIGKILL -- the caller sees
  * that instead), or a negative errno: one of the above, an error of
- * pipe2(2) or fork(2), one spice_restore() returns in the child, or
- * -EPROTO for a report that makes no sense. errno is left alone.
+ * pipe2(2), mmap(2) or clone(2), one spice_restore() returns in the
+ * child, or -EPROTO for a report that makes no sense. errno is left
+ * alone.
  */
 pid_t spice_spawn(int image_fd, uint64_t flags,
 		  const struct spice_fd_map *map, unsigned int nr_map);

@@ -1,12 +1,15 @@
 /*
  * spice_restore() and spice_spawn(): snapshot_restore() with its arguments
- * checked first, in the caller or in a forked child.
+ * checked first, in the caller or in a child that shares its memory until
+ * the restore gives it its own, as posix_spawn(3) does for execve(2).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +23,13 @@
 
 /* The exit status of a spice_spawn() child whose restore failed. */
 #define SPAWN_FAILED	127
+
+/*
+ * The stack of a spice_spawn() child: it makes two system calls and
+ * exits. Generous, since signal handlers cannot run there (every signal
+ * is blocked) and the kernel does the work on its own stack.
+ */
+#define SPAWN_STACK	(64 * 1024)
 
 /* The map goes to the kernel as it is: it must have the kernel's layout. */
 _Static_assert(sizeof(struct spice_fd_map) == sizeof(struct snapshot_fd_map),
@@ -137,22 +147,31 @@ static void reap(pid_t pid)
 		;
 }
 
+/* What a spice_spawn() child needs, on the caller's stack. */
+struct spawn_ctx {
+	int report_fd;
+	struct snapshot_restore_args *args;
+};
+
 /*
  * The child of spice_spawn(): restore, and report the error if it comes
- * back. Only async-signal-safe calls: the caller may have other threads.
- * The interface was checked in the parent; every signal is blocked, and
- * the restore sets the image's mask.
+ * back. It runs in the caller's memory, on a stack of its own, while the
+ * caller waits (CLONE_VFORK): it touches nothing of the caller's but the
+ * restore's arguments, and errno, which the caller saves and restores,
+ * and it makes only async-signal-safe calls. The interface was checked
+ * in the parent; every signal is blocked, and the restore sets the
+ * image's mask.
  */
-__attribute__((noreturn))
-static void spawn_child(int report_fd, struct snapshot_restore_args *args)
+static int spawn_child(void *arg)
 {
+	const struct spawn_ctx *ctx = arg;
 	int err;
 	ssize_t n;
 
-	err = restore_error(spice__sys_snapshot_restore_raw(args,
-							    sizeof(*args)));
+	err = restore_error(spice__sys_snapshot_restore_raw(ctx->args,
+							    sizeof(*ctx->args)));
 	do
-		n = write(report_fd, &err, sizeof(err));
+		n = write(ctx->report_fd, &err, sizeof(err));
 	while (n < 0 && errno == EINTR);
 	_exit(SPAWN_FAILED);
 }
@@ -161,9 +180,11 @@ pid_t spice__spawn_at(const char *dir, int image_fd, uint64_t flags,
 		      const struct spice_fd_map *map, unsigned int nr_map)
 {
 	struct snapshot_restore_args args = { 0 };
+	struct spawn_ctx ctx;
 	int saved_errno = errno;
 	sigset_t all, old;
 	int ret, err = 0, pipefd[2];
+	void *stack;
 	unsigned int i;
 	ssize_t n;
 	pid_t pid;
@@ -215,14 +236,33 @@ pid_t spice__spawn_at(const char *dir, int image_fd, uint64_t flags,
 		return ret;
 	}
 
-	/* No handler of the caller's may run in the child. */
+	stack = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED) {
+		ret = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		errno = saved_errno;
+		return ret;
+	}
+	ctx.report_fd = pipefd[1];
+	ctx.args = &args;
+
+	/*
+	 * The child shares this memory and this thread waits (CLONE_VM |
+	 * CLONE_VFORK) until the restore has replaced the child's address
+	 * space or the child has exited: no copy of the caller's page tables
+	 * is made only to be thrown away, which is most of the cost of a
+	 * fork() from a large process. No handler of the caller's may run in
+	 * the child.
+	 */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		spawn_child(pipefd[1], &args);
+	pid = clone(spawn_child, (char *)stack + SPAWN_STACK,
+		    CLONE_VM | CLONE_VFORK | SIGCHLD, &ctx);
 	ret = pid < 0 ? -errno : 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	munmap(stack, SPAWN_STACK);
 	close(pipefd[1]);
 	if (pid < 0) {
 		close(pipefd[0]);
