@@ -2256,6 +2256,104 @@ TEST_F(capture, working_set)
 	image_free(&img);
 }
 
+/* Whether [@addr, @addr + @len) is covered by the image's file working set. */
+static bool in_file_ws(const struct image *img, unsigned long addr,
+		       unsigned long len)
+{
+	__u32 i;
+
+	for (i = 0; i < img->nr_file_ws; i++)
+		if (addr >= img->file_ws[i].addr &&
+		    addr + len <= img->file_ws[i].addr + img->file_ws[i].len)
+			return true;
+	return false;
+}
+
+/*
+ * The file pages of the working set: of a private and a shared mapping of
+ * a file, the pages read since the accessed bits were cleared are
+ * recorded, in ranges of their VMA, and no other page of either mapping
+ * is; a page written in the private mapping is a private copy, stored as
+ * an extent and not recorded as a file page.
+ */
+TEST_F(capture, file_working_set)
+{
+	static const unsigned int touch[] = { 1, 2, 3, 9 };
+	const unsigned long nr = 16;
+	const __u64 seed = REGION_SEED + 6;
+	const struct snapshot_image_vma *v;
+	const char *path;
+	char *priv, *shared;
+	struct image img;
+	unsigned long i;
+	unsigned int j;
+	bool want;
+	int fd, err;
+
+	fd = new_file(_metadata, self, "fws", nr, seed, &path);
+	priv = map_isolated(_metadata, nr, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+			    fd, 0);
+	shared = map_isolated(_metadata, nr, PROT_READ, MAP_SHARED, fd, 0);
+	/* Every page mapped, then the accessed bits cleared. */
+	for (i = 0; i < nr; i++) {
+		touch_word(priv + i * psz);
+		touch_word(shared + i * psz);
+	}
+	priv[12 * psz] ^= 1;
+	err = snapshot_write_text("/proc/self/clear_refs", "1");
+	if (err == -ENOENT)
+		SKIP(return, "no /proc/self/clear_refs (CONFIG_PROC_PAGE_MONITOR)");
+	ASSERT_EQ(0, err) TH_LOG("clear_refs: %s", strerror(-err));
+	/* Flush the TLB, as in working_set. */
+	ASSERT_EQ(0, mprotect(priv, nr * psz, PROT_NONE));
+	ASSERT_EQ(0, mprotect(priv, nr * psz, PROT_READ | PROT_WRITE));
+	ASSERT_EQ(0, mprotect(shared, nr * psz, PROT_NONE));
+	ASSERT_EQ(0, mprotect(shared, nr * psz, PROT_READ));
+	for (j = 0; j < ARRAY_SIZE(touch); j++) {
+		touch_word(priv + touch[j] * psz);
+		touch_word(shared + touch[j] * psz);
+	}
+	touch_word(priv + 12 * psz);
+
+	capture_self(_metadata, self, SNAPSHOT_CAPTURE_WORKING_SET, &img);
+	for (i = 0; i < nr; i++) {
+		for (want = false, j = 0; j < ARRAY_SIZE(touch); j++)
+			want |= touch[j] == i;
+		EXPECT_EQ(want, in_file_ws(&img, (uintptr_t)priv + i * psz,
+					   psz))
+			TH_LOG("private mapping, page %lu: %s", i,
+			       want ? "touched, not recorded" :
+				      "recorded, not touched");
+		EXPECT_EQ(want, in_file_ws(&img, (uintptr_t)shared + i * psz,
+					   psz))
+			TH_LOG("shared mapping, page %lu: %s", i,
+			       want ? "touched, not recorded" :
+				      "recorded, not touched");
+	}
+	/* The copy is stored, in the working set, and is no file page. */
+	ASSERT_NE(NULL, image_extent_at(&img, (uintptr_t)priv + 12 * psz));
+	EXPECT_NE(0U, image_extent_at(&img, (uintptr_t)priv + 12 * psz)->flags &
+		  SNAPSHOT_EXTENT_WORKING_SET);
+	/* Each range names the VMA it is in. */
+	for (i = 0; i < img.nr_file_ws; i++) {
+		v = image_vma_at(&img, img.file_ws[i].addr);
+		ASSERT_NE(NULL, v);
+		EXPECT_EQ(image_vma_index(&img, v), img.file_ws[i].vma);
+	}
+	image_free(&img);
+	close(fd);
+}
+
+/* Without SNAPSHOT_CAPTURE_WORKING_SET, no file pages are recorded. */
+TEST_F(capture, no_file_working_set)
+{
+	struct image img;
+
+	capture_self(_metadata, self, 0, &img);
+	EXPECT_EQ(0U, img.nr_file_ws);
+	image_free(&img);
+}
+
 /* Without SNAPSHOT_CAPTURE_WORKING_SET, there is no working set. */
 TEST_F(capture, no_working_set)
 {

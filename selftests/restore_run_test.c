@@ -3160,6 +3160,115 @@ TEST_F_TIMEOUT(restored, remote_nanosleep_eintr, 60)
 }
 
 /*
+ * The file pages of the working set: the pages of a file the captured
+ * process read after clearing its accessed bits, in a private and in a
+ * shared mapping, are mapped by the restore -- present in the restored
+ * process's page tables before it touches them, with the file's data, read
+ * from the disk (the test drops them from the page cache first) -- and the
+ * pages it did not touch are not.
+ */
+
+static const unsigned int fws_hot[] = { 0, 1, 2, 7 };
+
+static bool fws_is_hot(unsigned long i)
+{
+	unsigned int j;
+
+	for (j = 0; j < ARRAY_SIZE(fws_hot); j++)
+		if (fws_hot[j] == i)
+			return true;
+	return false;
+}
+
+/* Whether the page at @p is mapped, without touching it. */
+static bool page_present(int pagemap, const void *p)
+{
+	__u64 e = 0;
+
+	return pread(pagemap, &e, sizeof(e),
+		     (uintptr_t)p / psz * sizeof(e)) == sizeof(e) &&
+	       (e & 1ULL << 63);
+}
+
+static void fws_check(int pagemap, const char *what, const char *map)
+{
+	unsigned long i;
+	bool hot;
+
+	for (i = 0; i < FILE_PAGES; i++) {
+		hot = fws_is_hot(i);
+		if (page_present(pagemap, map + i * psz) != hot)
+			fail("%s mapping, page %lu: %s", what, i,
+			     hot ? "not mapped by the restore" :
+				   "mapped, though not in the working set");
+	}
+	for (i = 0; i < FILE_PAGES; i++)
+		if (fws_is_hot(i) && pattern_diff(map + i * psz, FILE_SEED, i) != -1)
+			fail("%s mapping, page %lu: not the file's data", what,
+			     i);
+}
+
+static void file_ws_child(struct _test_data_restored *self)
+{
+	char *priv, *shared;
+	unsigned long i;
+	int fd, pm;
+
+	fd = open(self->file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		child_fail("open %s: %s", self->file, strerror(errno));
+	priv = xmap(FILE_PAGES, PROT_READ, MAP_PRIVATE, fd, 0);
+	shared = xmap(FILE_PAGES, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	for (i = 0; i < FILE_PAGES; i++) {
+		touch(priv + i * psz);
+		touch(shared + i * psz);
+	}
+	if (snapshot_write_text("/proc/self/clear_refs", "1"))
+		child_fail("cannot clear the accessed bits");
+	/* A TLB flush, so that the reads below set the bits again. */
+	xmprotect(priv, FILE_PAGES, PROT_NONE);
+	xmprotect(priv, FILE_PAGES, PROT_READ);
+	xmprotect(shared, FILE_PAGES, PROT_NONE);
+	xmprotect(shared, FILE_PAGES, PROT_READ);
+	for (i = 0; i < ARRAY_SIZE(fws_hot); i++) {
+		touch(priv + fws_hot[i] * psz);
+		touch(shared + fws_hot[i] * psz);
+	}
+
+	if (!capture_here(self->image, SNAPSHOT_CAPTURE_WORKING_SET))
+		_exit(0);
+
+	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0) {
+		fail("open /proc/self/pagemap: %s", strerror(errno));
+		finish();
+	}
+	fws_check(pm, "private", priv);
+	fws_check(pm, "shared", shared);
+	close(pm);
+	finish();
+}
+
+TEST_F_TIMEOUT(restored, file_working_set, 60)
+{
+	struct restore_call c = { .image = self->image };
+	struct report rep;
+	int fd;
+	long r;
+
+	if (!capture_child(_metadata, self, file_ws_child))
+		return;
+	/* Out of the page cache: the restore reads the pages. */
+	fd = open(self->file, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", self->file, strerror(errno));
+	ASSERT_EQ(0, posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
+	close(fd);
+	r = restore_run(_metadata, self, &c, &rep);
+	expect_restored(_metadata, r, &rep, "file working set");
+}
+
+/*
  * SNAPSHOT_RESTORE_SHARE_CACHE and SNAPSHOT_RESTORE_LAZY: the contents are
  * the same. The image has a working set (the pages the captured process
  * touched) and a region outside it, which it inherited untouched from the

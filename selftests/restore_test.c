@@ -1916,6 +1916,113 @@ BAD_IMAGE(extent_unknown_flag, EINVAL)
 }
 
 /*
+ * File pages of the working set (an optional section).
+ */
+
+static struct snapshot_image_file_ws *mi_fws(struct mimage *m, __u32 i)
+{
+	return mi_rec(m, SNAPSHOT_SECTION_FILE_WS, i);
+}
+
+/* The section cut down to its first record, which is returned. */
+static struct snapshot_image_file_ws *mi_one_fws(struct mimage *m)
+{
+	struct snapshot_image_section *d = mi_desc(m, SNAPSHOT_SECTION_FILE_WS);
+
+	if (!d || !d->nr_entries) {
+		mi_fail(m, "no file working set in the image");
+		return (struct snapshot_image_file_ws *)mi_junk;
+	}
+	d->nr_entries = 1;
+	d->size = d->entry_size;
+	return mi_fws(m, 0);
+}
+
+BAD_IMAGE(file_ws_zero_length, EINVAL)
+{
+	mi_fws(m, 0)->len = 0;
+}
+
+BAD_IMAGE(file_ws_addr_unaligned, EINVAL)
+{
+	mi_fws(m, 0)->addr += 8;
+}
+
+BAD_IMAGE(file_ws_len_unaligned, EINVAL)
+{
+	mi_fws(m, 0)->len -= 8;
+}
+
+BAD_IMAGE(file_ws_unknown_flag, EINVAL)
+{
+	mi_fws(m, 0)->flags = 1;
+}
+
+BAD_IMAGE(file_ws_unsorted, EINVAL)
+{
+	swap_records(mi_fws(m, 0), mi_fws(m, 1),
+		     sizeof(struct snapshot_image_file_ws));
+}
+
+BAD_IMAGE(file_ws_overlap, EINVAL)
+{
+	*mi_fws(m, 1) = *mi_fws(m, 0);
+}
+
+BAD_IMAGE(file_ws_vma_out_of_range, EINVAL)
+{
+	mi_fws(m, 0)->vma = mi_nr(m, SNAPSHOT_SECTION_VMAS);
+}
+
+BAD_IMAGE(file_ws_in_anon_vma, EINVAL)
+{
+	struct snapshot_image_file_ws *w = mi_one_fws(m);
+	int i = find_vma(m, SNAPSHOT_VMA_ANON, false);
+
+	if (i < 0)
+		return;
+	w->vma = i;
+	w->addr = mi_vma(m, i)->start;
+	w->len = psz;
+}
+
+BAD_IMAGE(file_ws_past_vma_end, EINVAL)
+{
+	struct snapshot_image_file_ws *w = mi_one_fws(m);
+
+	w->addr = mi_vma(m, w->vma)->end - psz;
+	w->len = 2 * psz;
+}
+
+BAD_IMAGE(file_ws_addr_overflows, EINVAL)
+{
+	struct snapshot_image_file_ws *w = mi_one_fws(m);
+
+	w->addr = -(__u64)psz;
+	w->len = 2 * psz;
+}
+
+/* Without the section, the same process, only with more faults. */
+GOOD_IMAGE(file_ws_absent)
+{
+	struct snapshot_image_section *d = mi_desc(m, SNAPSHOT_SECTION_FILE_WS);
+
+	if (!d)
+		return mi_fail(m, "no file working set section");
+	d->type = UNKNOWN_TYPE;
+}
+
+GOOD_IMAGE(file_ws_empty)
+{
+	struct snapshot_image_section *d = mi_desc(m, SNAPSHOT_SECTION_FILE_WS);
+
+	if (!d)
+		return mi_fail(m, "no file working set section");
+	d->nr_entries = 0;
+	d->size = 0;
+}
+
+/*
  * Files and descriptors.
  */
 

@@ -59,10 +59,12 @@ static_assert(sizeof(struct snapshot_image_sigaction) ==
 	      SNAPSHOT_IMAGE_SIGACTION_SIZE_VER0, "sigaction size");
 static_assert(sizeof(struct snapshot_image_rlimit) ==
 	      SNAPSHOT_IMAGE_RLIMIT_SIZE_VER0, "rlimit size");
+static_assert(sizeof(struct snapshot_image_file_ws) ==
+	      SNAPSHOT_IMAGE_FILE_WS_SIZE_VER0, "file_ws size");
 
 #define NR_SIGNALS	64	/* _NSIG on x86_64 */
 #define NR_RLIMITS	16	/* RLIM_NLIMITS */
-#define NR_TYPES	(SNAPSHOT_SECTION_STRINGS + 1)
+#define NR_TYPES	(SNAPSHOT_SECTION_FILE_WS + 1)
 #define VMA_FLAGS_ALL	((SNAPSHOT_VMA_ACCOUNT << 1) - 1)
 
 /* The page size: offsets and lengths in an image are multiples of it. */
@@ -143,6 +145,8 @@ struct image {
 	struct snapshot_image_sigaction *sigactions;
 	struct snapshot_image_rlimit *rlimits;
 	__u64 *auxv;
+	struct snapshot_image_file_ws *file_ws;
+	__u32 nr_file_ws;
 	__u32 nr_vmas, nr_extents, nr_files, nr_fds;
 	__u32 nr_sigactions, nr_rlimits, nr_auxv;
 	const char *strings;
@@ -162,6 +166,7 @@ static inline void image_free(struct image *img)
 	free(img->sigactions);
 	free(img->rlimits);
 	free(img->auxv);
+	free(img->file_ws);
 	memset(img, 0, sizeof(*img));
 	img->fd = -1;
 }
@@ -279,6 +284,7 @@ static inline bool image_check_sections(struct image *img)
 		[SNAPSHOT_SECTION_RLIMITS] = SNAPSHOT_IMAGE_RLIMIT_SIZE_VER0,
 		[SNAPSHOT_SECTION_AUXV] = sizeof(__u64),
 		[SNAPSHOT_SECTION_STRINGS] = 0,
+		[SNAPSHOT_SECTION_FILE_WS] = SNAPSHOT_IMAGE_FILE_WS_SIZE_VER0,
 	};
 	const struct snapshot_image_header *h = &img->hdr;
 	struct snapshot_image_section all[SNAPSHOT_IMAGE_MAX_SECTIONS], *s;
@@ -394,8 +400,10 @@ static inline bool image_copy_records(struct image *img)
 				     sizeof(*img->rlimits), &img->nr_rlimits);
 	img->auxv = image_records(img, SNAPSHOT_SECTION_AUXV,
 				  sizeof(*img->auxv), &img->nr_auxv);
+	img->file_ws = image_records(img, SNAPSHOT_SECTION_FILE_WS,
+				     sizeof(*img->file_ws), &img->nr_file_ws);
 	if (!img->vmas || !img->extents || !img->files || !img->fds ||
-	    !img->sigactions || !img->rlimits || !img->auxv)
+	    !img->sigactions || !img->rlimits || !img->auxv || !img->file_ws)
 		return bad(img, "out of memory");
 	img->strings = img->meta + img->sec[SNAPSHOT_SECTION_STRINGS].offset;
 	img->strings_size = img->sec[SNAPSHOT_SECTION_STRINGS].size;
@@ -613,6 +621,32 @@ static inline bool image_check_tables(struct image *img)
 		}
 	}
 	free(order);
+
+	/* File pages of the working set: in file VMAs, sorted. */
+	if (img->nr_file_ws > SNAPSHOT_IMAGE_MAX_EXTENTS)
+		return bad(img, "%u file working-set ranges", img->nr_file_ws);
+	if (img->nr_file_ws && !(h->flags & SNAPSHOT_IMAGE_WORKING_SET))
+		return bad(img, "file working set without a working set");
+	prev_end = 0;
+	for (i = 0; i < img->nr_file_ws; i++) {
+		const struct snapshot_image_file_ws *w = &img->file_ws[i];
+
+		if (w->addr % psz || w->len % psz || !w->len || w->flags ||
+		    w->addr < prev_end || w->vma >= img->nr_vmas)
+			return bad(img,
+				   "file working set %u: %#llx+%#llx, vma %u, flags %#x, after %#llx",
+				   i, (unsigned long long)w->addr,
+				   (unsigned long long)w->len, w->vma,
+				   w->flags, (unsigned long long)prev_end);
+		v = &img->vmas[w->vma];
+		if (v->kind != SNAPSHOT_VMA_FILE || w->addr < v->start ||
+		    w->addr + w->len > v->end)
+			return bad(img,
+				   "file working set %u: %#llx+%#llx is not in file VMA %u",
+				   i, (unsigned long long)w->addr,
+				   (unsigned long long)w->len, w->vma);
+		prev_end = w->addr + w->len;
+	}
 	return true;
 }
 

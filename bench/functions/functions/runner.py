@@ -19,6 +19,7 @@ the page faults it took from READY_NS to the end of the handler. Exits 0
 at end of input.
 """
 import importlib
+import mmap
 import os
 import resource
 import signal
@@ -30,6 +31,19 @@ def now():
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
 
+def flush_tlb():
+    """Writing to clear_refs clears the accessed bits without flushing the
+    TLB, and an access through a cached translation does not set the bit
+    again -- under QEMU's TCG, whose software TLB keeps entries until a
+    flush, the warm-up would then hardly register. Unmapping more than 33
+    pages (x86's tlb_single_page_flush_ceiling) flushes the whole TLB of the
+    process."""
+    m = mmap.mmap(-1, 64 * mmap.PAGESIZE)
+    for off in range(0, len(m), mmap.PAGESIZE):
+        m[off] = 1
+    m.close()
+
+
 def main():
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     mod = importlib.import_module(sys.argv[1])
@@ -39,6 +53,7 @@ def main():
         try:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("1")
+            flush_tlb()
         except OSError:
             pass
     for i in range(int(os.environ.get("BENCH_WARMUP", "0"))):
