@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define SPICE_VERSION_MAJOR	0
-#define SPICE_VERSION_MINOR	4
+#define SPICE_VERSION_MINOR	5
 
 /* The system call a spice_kernel_flags() query is about. */
 enum spice_call {
@@ -387,6 +387,7 @@ enum spice_image_errcode {
 	SPICE_IMAGE_E_FILE,		/* -EINVAL: a file */
 	SPICE_IMAGE_E_FD,		/* -EINVAL: a file descriptor */
 	SPICE_IMAGE_E_AUXV,		/* -EINVAL: the auxiliary vector */
+	SPICE_IMAGE_E_FILE_WS,		/* -EINVAL: file working set (0.5) */
 };
 
 /* Why an image could not be opened. */
@@ -495,6 +496,16 @@ int spice_image_sigaction(const struct spice_image *img, size_t i,
 size_t spice_image_nr_rlimits(const struct spice_image *img);
 int spice_image_rlimit(const struct spice_image *img, size_t i,
 		       struct snapshot_image_rlimit *out);
+
+/*
+ * spice_image_nr_file_ws, spice_image_file_ws - the file pages of the
+ * working set, sorted by address (since 0.5): runs of file pages the
+ * process had mapped with the accessed bit set, which a restore reads
+ * ahead and maps. The section is optional; without it there are none.
+ */
+size_t spice_image_nr_file_ws(const struct spice_image *img);
+int spice_image_file_ws(const struct spice_image *img, size_t i,
+			struct snapshot_image_file_ws *out);
 
 /*
  * spice_image_nr_auxv, spice_image_auxv - the auxiliary vector, as its

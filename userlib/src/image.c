@@ -37,7 +37,7 @@
 /* The x86_64 user address space ends here (TASK_SIZE_MAX, 4-level paging). */
 #define TASK_SIZE_MAX		0x7ffffffff000ULL
 
-#define NR_TYPES		(SNAPSHOT_SECTION_STRINGS + 1)
+#define NR_TYPES		(SNAPSHOT_SECTION_FILE_WS + 1)
 
 #define IMAGE_FLAGS	(SNAPSHOT_IMAGE_SELF | SNAPSHOT_IMAGE_WORKING_SET)
 #define VMA_FLAGS	((SNAPSHOT_VMA_ACCOUNT << 1) - 1)
@@ -141,6 +141,7 @@ SPICE_EXPORT const char *spice_image_section_name(uint32_t type)
 	case SNAPSHOT_SECTION_RLIMITS:		return "rlimits";
 	case SNAPSHOT_SECTION_AUXV:		return "auxv";
 	case SNAPSHOT_SECTION_STRINGS:		return "strings";
+	case SNAPSHOT_SECTION_FILE_WS:		return "file_ws";
 	}
 	return NULL;
 }
@@ -197,6 +198,8 @@ static uint32_t record_size(uint32_t type)
 		return sizeof(struct snapshot_image_sigaction);
 	case SNAPSHOT_SECTION_RLIMITS:	return sizeof(struct snapshot_image_rlimit);
 	case SNAPSHOT_SECTION_AUXV:	return sizeof(uint64_t);
+	case SNAPSHOT_SECTION_FILE_WS:
+		return sizeof(struct snapshot_image_file_ws);
 	}
 	return 0;
 }
@@ -216,6 +219,7 @@ static uint32_t record_size_ver0(uint32_t type)
 		return SNAPSHOT_IMAGE_SIGACTION_SIZE_VER0;
 	case SNAPSHOT_SECTION_RLIMITS:	return SNAPSHOT_IMAGE_RLIMIT_SIZE_VER0;
 	case SNAPSHOT_SECTION_AUXV:	return sizeof(uint64_t);
+	case SNAPSHOT_SECTION_FILE_WS:	return SNAPSHOT_IMAGE_FILE_WS_SIZE_VER0;
 	}
 	return 0;
 }
@@ -237,6 +241,7 @@ static uint64_t max_count(uint32_t type)
 	case SNAPSHOT_SECTION_AUXV:	return SNAPSHOT_IMAGE_MAX_BLOB / 8;
 	case SNAPSHOT_SECTION_XSAVE:	return SNAPSHOT_IMAGE_MAX_BLOB;
 	case SNAPSHOT_SECTION_STRINGS:	return SNAPSHOT_IMAGE_MAX_STRINGS;
+	case SNAPSHOT_SECTION_FILE_WS:	return SNAPSHOT_IMAGE_MAX_EXTENTS;
 	}
 	return 0;
 }
@@ -260,7 +265,13 @@ static uint64_t min_count(uint32_t type)
 
 static int is_known(uint32_t type)
 {
-	return type >= SNAPSHOT_SECTION_TASK && type <= SNAPSHOT_SECTION_STRINGS;
+	return type >= SNAPSHOT_SECTION_TASK && type <= SNAPSHOT_SECTION_FILE_WS;
+}
+
+/* A section an image may lack: it then reads as empty. */
+static int is_optional(uint32_t type)
+{
+	return type == SNAPSHOT_SECTION_FILE_WS;
 }
 
 static int is_blob(uint32_t type)
@@ -598,7 +609,7 @@ static int check_descs(struct check *c)
 	}
 
 	for (t = SNAPSHOT_SECTION_TASK; t < NR_TYPES; t++)
-		if (seen[t] == SIZE_MAX)
+		if (seen[t] == SIZE_MAX && !is_optional(t))
 			return fail(err, SPICE_IMAGE_E_MISSING,
 				    "no %s section", spice_image_section_name(t));
 	return 0;
@@ -924,6 +935,58 @@ static int check_extents(struct check *c)
 	return ret;
 }
 
+/* The file pages of the working set: sorted runs inside file mappings. */
+static int check_file_ws(struct check *c)
+{
+	const struct spice_image *img = c->img;
+	struct spice_image_error *err = c->err;
+	uint64_t mask = img->page_mask, prev_end = 0;
+	uint32_t nr_vmas = img->sec[SNAPSHOT_SECTION_VMAS].nr;
+	size_t i, n = img->sec[SNAPSHOT_SECTION_FILE_WS].nr;
+	struct snapshot_image_file_ws w;
+	struct snapshot_image_vma v;
+
+	for (i = 0; i < n; i++) {
+		RECORD(img, SNAPSHOT_SECTION_FILE_WS, i, &w);
+		if (w.flags)
+			return fail(err, SPICE_IMAGE_E_FILE_WS,
+				    "file_ws %zu: unknown flags %#x", i, w.flags);
+		if (!w.len)
+			return fail(err, SPICE_IMAGE_E_FILE_WS,
+				    "file_ws %zu: len 0", i);
+		if ((w.addr & mask) || (w.len & mask))
+			return fail(err, SPICE_IMAGE_E_FILE_WS,
+				    "file_ws %zu: addr %#llx or len %#llx not page aligned",
+				    i, (unsigned long long)w.addr,
+				    (unsigned long long)w.len);
+		if (w.len > UINT64_MAX - w.addr)
+			return fail(err, SPICE_IMAGE_E_FILE_WS,
+				    "file_ws %zu: addr + len overflows", i);
+		if (i && w.addr < prev_end)
+			return fail(err, SPICE_IMAGE_E_FILE_WS,
+				    "file_ws %zu: not sorted, or overlaps file_ws %zu",
+				    i, i - 1);
+		if (w.vma >= nr_vmas)
+			return fail(err, SPICE_IMAGE_E_FILE_WS,
+				    "file_ws %zu: vma index %u out of range (%u vmas)",
+				    i, w.vma, nr_vmas);
+		RECORD(img, SNAPSHOT_SECTION_VMAS, w.vma, &v);
+		if (v.kind != SNAPSHOT_VMA_FILE)
+			return fail(err, SPICE_IMAGE_E_FILE_WS,
+				    "file_ws %zu: vma %u is of kind %u, not a file mapping",
+				    i, w.vma, v.kind);
+		if (w.addr < v.start || w.addr + w.len > v.end)
+			return fail(err, SPICE_IMAGE_E_FILE_WS,
+				    "file_ws %zu: [%#llx, %#llx) not inside vma %u [%#llx, %#llx)",
+				    i, (unsigned long long)w.addr,
+				    (unsigned long long)(w.addr + w.len), w.vma,
+				    (unsigned long long)v.start,
+				    (unsigned long long)v.end);
+		prev_end = w.addr + w.len;
+	}
+	return 0;
+}
+
 static int check_fds(struct check *c)
 {
 	const struct spice_image *img = c->img;
@@ -1137,6 +1200,8 @@ static int load(struct spice_image *img, struct spice_image_error *err)
 	if (!ret)
 		ret = check_extents(&c);
 	if (!ret)
+		ret = check_file_ws(&c);
+	if (!ret)
 		ret = check_fds(&c);
 	if (!ret)
 		ret = check_auxv(&c);
@@ -1337,6 +1402,17 @@ ACCESSORS(fd, SNAPSHOT_SECTION_FDS, struct snapshot_image_fd)
 ACCESSORS(sigaction, SNAPSHOT_SECTION_SIGACTIONS,
 	  struct snapshot_image_sigaction)
 ACCESSORS(rlimit, SNAPSHOT_SECTION_RLIMITS, struct snapshot_image_rlimit)
+
+SPICE_EXPORT size_t spice_image_nr_file_ws(const struct spice_image *img)
+{
+	return count(img, SNAPSHOT_SECTION_FILE_WS);
+}
+
+SPICE_EXPORT int spice_image_file_ws(const struct spice_image *img, size_t i,
+				     struct snapshot_image_file_ws *out)
+{
+	return get_record(img, SNAPSHOT_SECTION_FILE_WS, i, out, sizeof(*out));
+}
 
 SPICE_EXPORT size_t spice_image_nr_auxv(const struct spice_image *img)
 {

@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 	s.entry_size[SNAPSHOT_SECTION_EXTENTS] = sizeof(*s.extents) + 8;
 	s.entry_size[SNAPSHOT_SECTION_FDS] = sizeof(*s.fds) + 4;
 	s.nr_extra = 1;
-	s.extra[0].type = 13;
+	s.extra[0].type = 100;
 	s.extra[0].entry_size = 16;
 	s.extra[0].nr_entries = 2;
 	s.extra[0].size = 32;
@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 	/* ... and one it must not ignore. */
 	ib_default(&s);
 	s.nr_extra = 1;
-	s.extra[0].type = 13;
+	s.extra[0].type = 100;
 	s.extra[0].flags = SNAPSHOT_SECTION_REQUIRED;
 	s.extra[0].size = 8;
 	build(&s, &img);

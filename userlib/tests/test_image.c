@@ -101,6 +101,7 @@ static const char *code_name(int code)
 	case SPICE_IMAGE_E_FILE: return "FILE";
 	case SPICE_IMAGE_E_FD: return "FD";
 	case SPICE_IMAGE_E_AUXV: return "AUXV";
+	case SPICE_IMAGE_E_FILE_WS: return "FILE_WS";
 	}
 	return "?";
 }
@@ -738,7 +739,8 @@ START_TEST(test_names)
 {
 	static const char *const sections[] = {
 		NULL, "task", "mm", "vmas", "extents", "files", "fds", "regs",
-		"xsave", "sigactions", "rlimits", "auxv", "strings", NULL,
+		"xsave", "sigactions", "rlimits", "auxv", "strings", "file_ws",
+		NULL,
 	};
 	static const char *const reasons[] = {
 		NULL, "threads", "ptraced", "fd_socket", "fd_pipe",
@@ -1060,6 +1062,44 @@ SPEC(s_unknown_bad_size, s->nr_extra = 1; s->extra[0].type = 100;
      s->extra[0].entry_size = 8; s->extra[0].nr_entries = 3;
      s->extra[0].size = 16)
 SPEC(s_vma_tail, s->entry_size[SNAPSHOT_SECTION_VMAS] = 56)
+
+/*
+ * The optional file working-set section, as an extra section of the
+ * builder: @nr records (at most two fit), the first in VMA 0 (a file
+ * mapping at 0x400000, two pages), the second in VMA 1 (the next file
+ * mapping, at 0x402000).
+ */
+static struct snapshot_image_file_ws *fws(struct ib_spec *s, uint32_t nr)
+{
+	struct snapshot_image_file_ws w[2] = {
+		{ .addr = 0x400000, .len = IB_PAGE, .vma = 0 },
+		{ .addr = 0x402000, .len = 2 * IB_PAGE, .vma = 1 },
+	};
+
+	s->nr_extra = 1;
+	s->extra[0].type = SNAPSHOT_SECTION_FILE_WS;
+	s->extra[0].entry_size = sizeof(w[0]);
+	s->extra[0].nr_entries = nr;
+	s->extra[0].size = nr * sizeof(w[0]);
+	memcpy(s->extra[0].data, w, sizeof(w));
+	return (struct snapshot_image_file_ws *)(void *)s->extra[0].data;
+}
+
+SPEC(s_fws_ok, fws(s, 2))
+SPEC(s_fws_empty, fws(s, 0))
+SPEC(s_fws_flags, fws(s, 2)[1].flags = 1)
+SPEC(s_fws_len0, fws(s, 2)[0].len = 0)
+SPEC(s_fws_odd, fws(s, 2)[1].addr += 8)
+SPEC(s_fws_wrap, struct snapshot_image_file_ws *w = fws(s, 1);
+     w->addr = -IB_PAGE; w->len = 2 * IB_PAGE)
+SPEC(s_fws_unsorted, struct snapshot_image_file_ws *w = fws(s, 2);
+     swap_bytes(&w[0], &w[1], sizeof(w[0])))
+SPEC(s_fws_overlap, struct snapshot_image_file_ws *w = fws(s, 2);
+     w[1] = w[0])
+SPEC(s_fws_vma_index, fws(s, 2)[1].vma = IB_DEFAULT_VMAS)
+SPEC(s_fws_anon, struct snapshot_image_file_ws *w = fws(s, 1);
+     w->addr = 0x600000; w->vma = 2)
+SPEC(s_fws_outside, fws(s, 1)->len = 3 * IB_PAGE)
 /* The builder zero-fills an extra section past its 64 bytes of data. */
 SPEC(s_xsave_max, s->omit = 1U << SNAPSHOT_SECTION_XSAVE; s->nr_extra = 1;
      s->extra[0].type = SNAPSHOT_SECTION_XSAVE;
@@ -1153,6 +1193,8 @@ static const struct change changes[] = {
 	OK("control: 48-byte descriptors", s_section_size_48, NULL),
 	OK("control: 56-byte VMAs, zero tail", s_vma_tail, NULL),
 	OK("control: XSAVE of SNAPSHOT_IMAGE_MAX_BLOB bytes", s_xsave_max, NULL),
+	OK("control: file working set", s_fws_ok, NULL),
+	OK("control: empty file working set", s_fws_empty, NULL),
 
 	BAD("bad magic", NULL, m_magic, -ENOEXEC, MAGIC, "not a snapshot image"),
 	BAD("version 2", NULL, m_version2, -EOPNOTSUPP, VERSION, "version 2"),
@@ -1365,6 +1407,25 @@ static const struct change changes[] = {
 	    "extent 2: unknown flags 0x2"),
 	BAD("extent addr + len wraps", NULL, m_ext_wrap, -EINVAL, EXTENT,
 	    "extent 4: addr + len overflows"),
+
+	BAD("file working set flags", s_fws_flags, NULL, -EINVAL, FILE_WS,
+	    "file_ws 1: unknown flags 0x1"),
+	BAD("file working set len 0", s_fws_len0, NULL, -EINVAL, FILE_WS,
+	    "file_ws 0: len 0"),
+	BAD("file working set unaligned", s_fws_odd, NULL, -EINVAL, FILE_WS,
+	    "file_ws 1: addr 0x402008 or len 0x2000 not page aligned"),
+	BAD("file working set wraps", s_fws_wrap, NULL, -EINVAL, FILE_WS,
+	    "file_ws 0: addr + len overflows"),
+	BAD("file working set not sorted", s_fws_unsorted, NULL, -EINVAL,
+	    FILE_WS, "file_ws 1: not sorted, or overlaps file_ws 0"),
+	BAD("file working set overlaps", s_fws_overlap, NULL, -EINVAL,
+	    FILE_WS, "file_ws 1: not sorted, or overlaps file_ws 0"),
+	BAD("file working set VMA out of range", s_fws_vma_index, NULL,
+	    -EINVAL, FILE_WS, "file_ws 1: vma index 7 out of range (7 vmas)"),
+	BAD("file working set in an anonymous VMA", s_fws_anon, NULL, -EINVAL,
+	    FILE_WS, "file_ws 0: vma 2 is of kind 0, not a file mapping"),
+	BAD("file working set past its VMA", s_fws_outside, NULL, -EINVAL,
+	    FILE_WS, "file_ws 0: [0x400000, 0x403000) not inside vma 0"),
 
 	BAD("duplicate fd", s_fd_dup, NULL, -EINVAL, FD,
 	    "fd 3: descriptor 2 appears twice"),

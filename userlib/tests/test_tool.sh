@@ -207,7 +207,7 @@ check_bad bad-magic.img "not a snapshot image (magic 0x474d4950414e533f)"
 check_bad bad-version.img "header: version 2 not supported (this reader knows 1)"
 check_bad bad-extent-overlap.img "extent 2: overlaps extent 1"
 check_bad bad-truncated.img "header: image_size 32768 but the file has 1000 bytes"
-check_bad bad-required.img "section 12 (type 13): unknown section type marked required"
+check_bad bad-required.img "section 12 (type 100): unknown section type marked required"
 run info "$images/bad-csum.img"
 expect "info on bad-csum.img fails" 1 "^spice: $images/bad-csum.img: section 2 (vmas): checksum 0x[0-9a-f]*, computed 0x[0-9a-f]*$" err
 run info "$tmp/does-not-exist.img"
