@@ -36,6 +36,7 @@ PERF = "/usr/bin/perf"
 WORK = "/tmp/bench"
 SPICE_CAPTURE_WORKING_SET = 1 << 1
 SPICE_RESTORE_SHARE_CACHE = 1 << 0
+SPICE_RESTORE_LAZY = 1 << 1
 
 # name, runtime, file or module
 WORKLOADS = [
@@ -50,12 +51,14 @@ WORKLOADS = [
 QUICK = ["helloworld", "json"]
 
 # The systems, in the table's order. "cold" systems drop the page cache.
-SYSTEMS = ["cold_exec", "criu", "spice", "spice_share", "spice_warm_cache", "warm"]
+SYSTEMS = ["cold_exec", "criu", "spice", "spice_share", "spice_lazy", "spice_warm_cache", "warm"]
+SPICE_SYSTEMS = ["spice", "spice_share", "spice_lazy", "spice_warm_cache"]
 LABELS = {
     "cold_exec": "cold exec",
     "criu": "CRIU restore",
     "spice": "Spice (copy)",
     "spice_share": "Spice (share-cache)",
+    "spice_lazy": "Spice (lazy)",
     "spice_warm_cache": "Spice (warm cache)",
     "warm": "warm process",
     "limit": "limit (WS / disk)",
@@ -713,6 +716,14 @@ def print_table(res):
         % tuple(("%.2fx" % sm[k]) if sm.get(k) else "n/a" for k in
                 ("criu_over_spice_geomean", "spice_over_warm_geomean",
                  "cold_over_spice_geomean", "spice_over_limit_geomean")))
+    log("CRIU / best Spice mode (copy, share-cache or lazy) = %s; Spice cold / (warm + limit) = %s "
+        "(target <= 1.5x); first-request faults, Spice / CRIU = %s (%s / %s; target <= 5%%)"
+        % (("%.2fx" % sm["criu_over_spice_best_geomean"]) if sm.get("criu_over_spice_best_geomean") else "n/a",
+           ("%.2fx" % sm["spice_over_warm_plus_limit_geomean"]) if sm.get("spice_over_warm_plus_limit_geomean") else "n/a",
+           ("%.1f%%" % (100 * sm["spice_faults_over_criu"]["ratio"]))
+           if sm.get("spice_faults_over_criu", {}).get("ratio") is not None else "n/a",
+           sm.get("spice_faults_over_criu", {}).get("spice_first_request_faults"),
+           sm.get("spice_faults_over_criu", {}).get("criu_first_request_faults")))
     log("Disk: %.0f MiB/s sequential O_DIRECT read. Reps: %d. Under TCG only ratios mean anything."
         % (res["disk_read_bytes_per_s"] / 2**20, res["reps"]))
 
@@ -815,12 +826,12 @@ def run_one(wl, res, reps, speed):
     elif opt.criu:
         sysinfo["criu"]["why_not"] = st.get("criu_unsupported")
     if st.get("image"):
-        todo += ["spice", "spice_share"]
-        for s in ("spice", "spice_share", "spice_warm_cache"):
+        todo += ["spice", "spice_share", "spice_lazy"]
+        for s in SPICE_SYSTEMS:
             sysinfo[s].update(image_bytes=st["image_bytes"], capture_ms=st["capture_ms"],
                               ws_bytes=st["ws_bytes"])
     elif opt.spice:
-        for s in ("spice", "spice_share", "spice_warm_cache"):
+        for s in SPICE_SYSTEMS:
             sysinfo[s]["why_not"] = st.get("spice_unsupported")
     expected = {}
     for i in range(reps):
@@ -847,6 +858,8 @@ def run_one(wl, res, reps, speed):
                 s, x = "spice_warm_cache", run_spice(wl, st, n, expected, 0, False)
             elif s == "spice_share":
                 x = run_spice(wl, st, n, expected, SPICE_RESTORE_SHARE_CACHE, True)
+            elif s == "spice_lazy":
+                x = run_spice(wl, st, n, expected, SPICE_RESTORE_LAZY, True)
             sysinfo[s]["samples"].append(x)
             line.append("%s %s" % (s, fmt_ms(x["end_to_end_ms"])))
         log("  run %d/%d: %s" % (i + 1, reps, ", ".join(line)))
@@ -880,15 +893,44 @@ def finish_results(res, partial):
                 r.append(sa["summary"]["end_to_end_ms"]["median"] / sb["summary"]["end_to_end_ms"]["median"])
         return geomean(r)
 
-    lim = [w["systems"]["spice"]["summary"]["end_to_end_ms"]["median"] / w["limit"]["ms"]
-           for w in res["workloads"].values() if w.get("limit") and w["systems"]["spice"].get("measured")]
+    def med(w, sys_, key):
+        return w["systems"][sys_]["summary"][key]["median"]
+
+    lim, wpl, best = [], [], []
+    flt = {"spice": 0.0, "criu": 0.0}
+    for w in res["workloads"].values():
+        sy = w.get("systems", {})
+        if not sy.get("spice", {}).get("measured"):
+            continue
+        e2e = med(w, "spice", "end_to_end_ms")
+        if w.get("limit"):
+            lim.append(e2e / w["limit"]["ms"])
+            if sy.get("warm", {}).get("measured"):
+                # target: Spice cold within 1.5x of (warm + the disk limit)
+                wpl.append(e2e / (med(w, "warm", "end_to_end_ms") + w["limit"]["ms"]))
+        if sy.get("criu", {}).get("measured"):
+            modes = [med(w, m, "end_to_end_ms") for m in ("spice", "spice_share", "spice_lazy")
+                     if sy.get(m, {}).get("measured")]
+            best.append(med(w, "criu", "end_to_end_ms") / min(modes))
+            for k in ("minflt", "majflt"):
+                flt["spice"] += med(w, "spice", k)
+                flt["criu"] += med(w, "criu", k)
+    faults = {"spice_first_request_faults": flt["spice"],
+              "criu_first_request_faults": flt["criu"],
+              "ratio": flt["spice"] / flt["criu"] if flt["criu"] else None,
+              "metric": "sum over functions of the median minor + major faults "
+                        "in the first request, Spice (copy) / CRIU"}
     res["partial"] = partial
     res["summary"] = {
         "criu_over_spice_geomean": ratio("criu", "spice"),
         "criu_over_spice_share_geomean": ratio("criu", "spice_share"),
+        "criu_over_spice_lazy_geomean": ratio("criu", "spice_lazy"),
+        "criu_over_spice_best_geomean": geomean(best),
+        "spice_faults_over_criu": faults,
         "spice_over_warm_geomean": ratio("spice", "warm"),
         "cold_over_spice_geomean": ratio("cold_exec", "spice"),
         "spice_over_limit_geomean": geomean(lim),
+        "spice_over_warm_plus_limit_geomean": geomean(wpl),
         "metric": "medians of end-to-end time (spawn to first response)",
     }
     if opt.json:
