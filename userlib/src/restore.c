@@ -173,7 +173,12 @@ static int spawn_child(void *arg)
 	do
 		n = write(ctx->report_fd, &err, sizeof(err));
 	while (n < 0 && errno == EINTR);
-	_exit(SPAWN_FAILED);
+	/*
+	 * Returning makes clone() end the child with this status. Not
+	 * _exit(): a sanitizer would take a noreturn call on this stack for
+	 * the end of the caller's.
+	 */
+	return SPAWN_FAILED;
 }
 
 pid_t spice__spawn_at(const char *dir, int image_fd, uint64_t flags,
