@@ -28,7 +28,8 @@ help:
 	@echo "targets: deps prepare export checkpatch check-series headers kernel kernel-bench"
 	@echo "         userlib selftests coldstart restore-bench rootfs check check-host"
 	@echo "         check-guest demo shell install clean bench-populate bench-capture"
-	@echo "         bench-coldstart bench-restore"
+	@echo "         bench-coldstart bench-restore bench bench-run bench-deps bench-disk"
+	@echo "         bench-profile"
 
 deps:
 	@$(TOP)/scripts/deps
