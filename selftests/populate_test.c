@@ -2288,6 +2288,25 @@ static long resident_pages(int fd, unsigned long nr)
 }
 
 /*
+ * Write the image back and drop it from the page cache: the number of its
+ * pages that stay there (the test skips when there are any).
+ */
+static long drop_image_cache(struct __test_metadata *_metadata,
+			     struct _test_data_populate *self)
+{
+	long resident;
+	int err;
+
+	ASSERT_EQ(0, fsync(self->fd));
+	ASSERT_EQ(0, posix_fadvise(self->fd, 0, 0, POSIX_FADV_DONTNEED));
+	err = snapshot_write_text("/proc/sys/vm/drop_caches", "3");
+	ASSERT_EQ(0, err) TH_LOG("drop_caches: %s", strerror(-err));
+	resident = resident_pages(self->fd, self->image_pages);
+	ASSERT_LE(0, resident) TH_LOG("mincore: %s", strerror(errno));
+	return resident;
+}
+
+/*
  * Cold image: large extents are read with direct I/O into the new pages,
  * small ones and partly cached ones through the page cache. Each way, the
  * contents are the image's and every page is present.
@@ -2304,15 +2323,9 @@ TEST_F(populate, copy_cold)
 						   (2 * nr + 16) * psz);
 	long resident;
 	char buf[64];
-	int err;
 	char *map;
 
-	ASSERT_EQ(0, fsync(self->fd));
-	ASSERT_EQ(0, posix_fadvise(self->fd, 0, 0, POSIX_FADV_DONTNEED));
-	err = snapshot_write_text("/proc/sys/vm/drop_caches", "3");
-	ASSERT_EQ(0, err) TH_LOG("drop_caches: %s", strerror(-err));
-	resident = resident_pages(self->fd, self->image_pages);
-	ASSERT_LE(0, resident) TH_LOG("mincore: %s", strerror(errno));
+	resident = drop_image_cache(_metadata, self);
 	if (resident)
 		SKIP(return, "%ld pages of the image stay in the page cache",
 		     resident);
@@ -2346,7 +2359,6 @@ TEST_F(populate, copy_cold_runs)
 	struct mmap_populate_args args;
 	long resident;
 	unsigned long i;
-	int err;
 	char *map;
 
 	if (!self->on_scratch)
@@ -2359,12 +2371,7 @@ TEST_F(populate, copy_cold_runs)
 	ext[nr + 1] = data_ext(nr * each + 64, 64, small + 65);
 	args = copy_args(self, ext, nr + 2, len * psz);
 
-	ASSERT_EQ(0, fsync(self->fd));
-	ASSERT_EQ(0, posix_fadvise(self->fd, 0, 0, POSIX_FADV_DONTNEED));
-	err = snapshot_write_text("/proc/sys/vm/drop_caches", "3");
-	ASSERT_EQ(0, err) TH_LOG("drop_caches: %s", strerror(-err));
-	resident = resident_pages(self->fd, self->image_pages);
-	ASSERT_LE(0, resident) TH_LOG("mincore: %s", strerror(errno));
+	resident = drop_image_cache(_metadata, self);
 	if (resident)
 		SKIP(return, "%ld pages of the image stay in the page cache",
 		     resident);

@@ -335,17 +335,22 @@ def first_request(wl, c, pid, t0, n, expected, what, sample):
 # The systems, one sample each
 
 
-def run_cold_exec(wl, n, expected):
-    drop_caches()
-    t0 = now()
-    c = start(wl, "exec", stderr="%s/%s.stderr" % (WORK, wl[0]))
+def served(wl, c, t0, n, expected, what):
+    """The first request to the child c, started at t0; then its end."""
     try:
-        s = first_request(wl, c, c.pid, t0, n, expected, "cold exec", {})
-        c.finish("cold exec")
+        s = first_request(wl, c, c.pid, t0, n, expected, what, {})
+        c.finish(what)
     except BaseException:
         c.abort()
         raise
     return s
+
+
+def run_cold_exec(wl, n, expected):
+    drop_caches()
+    t0 = now()
+    c = start(wl, "exec", stderr="%s/%s.stderr" % (WORK, wl[0]))
+    return served(wl, c, t0, n, expected, "cold exec")
 
 
 def run_spice(wl, st, n, expected, flags, cold):
@@ -353,13 +358,7 @@ def run_spice(wl, st, n, expected, flags, cold):
         drop_caches()
     t0 = now()
     c = start(wl, "restore", image=st["image"], flags=flags)
-    try:
-        s = first_request(wl, c, c.pid, t0, n, expected, "Spice restore", {})
-        c.finish("Spice restore")
-    except BaseException:
-        c.abort()
-        raise
-    return s
+    return served(wl, c, t0, n, expected, "Spice restore")
 
 
 def run_criu(wl, st, n, expected):
